@@ -1,0 +1,90 @@
+// Tape ops for matmul, bias add and linear (kernels: kernels/cpu/linear.h, kernels/cuda/linear.cu).
+#include "engine/ops/linear.h"
+
+#include "engine/ops/dispatch.h"
+#include "kernels/cpu/linear.h"
+#include "kernels/cuda/linear.h"
+
+namespace gpo::ops {
+
+// C (M, N) (+)= alpha op(A) op(B) on whichever device the tensors live.
+static void gemm_any(bool ta, bool tb, int M, int N, int K, double alpha, const Tensor& A, const Tensor& B,
+                     double beta, Tensor& C) {
+    if (C.is_cuda()) {
+        GPO_CUDA(cuda::gemm(ta, tb, M, N, K, (float)alpha, A.f32(), B.f32(), (float)beta, C.f32()));
+        return;
+    }
+    dispatch_cpu(C, "matmul", [&](auto tag) {
+        using T = decltype(tag);
+        cpu::gemm(ta, tb, M, N, K, (T)alpha, A.ptr<T>(), B.ptr<T>(), (T)beta, C.ptr<T>());
+    });
+}
+
+Var matmul(Tape& tape, Var a, Var b, bool trans_a, bool trans_b) {
+    const Tensor& A = tape.value(a);
+    const Tensor& B = tape.value(b);
+    check_same_kind("matmul", {&A, &B});
+    check_ndim("matmul", "A", A, 2);
+    check_ndim("matmul", "B", B, 2);
+    int64_t M = trans_a ? A.dim(1) : A.dim(0), K = trans_a ? A.dim(0) : A.dim(1);
+    int64_t KB = trans_b ? B.dim(1) : B.dim(0), N = trans_b ? B.dim(0) : B.dim(1);
+    GPO_CHECK(K == KB, "op matmul: inner sizes differ, op(A) is [" << M << ", " << K << "] and op(B) is [" << KB
+                                                                   << ", " << N << "] (A " << shape_str(A.shape)
+                                                                   << ", B " << shape_str(B.shape) << ")");
+    Tensor C = Tensor::empty({M, N}, A.dtype, A.device);
+    if (K == 0) C.zero_();
+    else gemm_any(trans_a, trans_b, (int)M, (int)N, (int)K, 1.0, A, B, 0.0, C);
+
+    return tape.record("matmul", C, {a, b}, [a, b, trans_a, trans_b, M, N, K](Tape& t, const Tensor& dC) {
+        const Tensor& A = t.value(a);
+        const Tensor& B = t.value(b);
+        if (Tensor* dA = t.grad_target(a)) {
+            // dop(A) = dC op(B)^T  (M, K); if A was transposed, dA = dop(A)^T = op(B) dC^T.
+            if (!trans_a) gemm_any(false, !trans_b, (int)M, (int)K, (int)N, 1.0, dC, B, 1.0, *dA);
+            else gemm_any(trans_b, true, (int)K, (int)M, (int)N, 1.0, B, dC, 1.0, *dA);
+        }
+        if (Tensor* dB = t.grad_target(b)) {
+            // dop(B) = op(A)^T dC  (K, N); if B was transposed, dB = dC^T op(A).
+            if (!trans_b) gemm_any(!trans_a, false, (int)K, (int)N, (int)M, 1.0, A, dC, 1.0, *dB);
+            else gemm_any(true, trans_a, (int)N, (int)K, (int)M, 1.0, dC, A, 1.0, *dB);
+        }
+    });
+}
+
+Var bias_add(Tape& tape, Var x, Var b) {
+    const Tensor& X = tape.value(x);
+    const Tensor& Bv = tape.value(b);
+    check_same_kind("bias_add", {&X, &Bv});
+    check_ndim("bias_add", "x", X, 2);
+    check_shape("bias_add", "b", Bv, {X.dim(1)});
+    int64_t rows = X.dim(0), cols = X.dim(1);
+    Tensor Y = Tensor::empty(X.shape, X.dtype, X.device);
+    if (Y.is_cuda()) {
+        GPO_CUDA(cuda::bias_add_forward(Y.f32(), X.f32(), Bv.f32(), rows, cols));
+    } else {
+        dispatch_cpu(Y, "bias_add", [&](auto tag) {
+            using T = decltype(tag);
+            cpu::bias_add_forward<T>(Y.ptr<T>(), X.ptr<T>(), Bv.ptr<T>(), rows, cols);
+        });
+    }
+    return tape.record("bias_add", Y, {x, b}, [x, b, rows, cols](Tape& t, const Tensor& dY) {
+        if (Tensor* dX = t.grad_target(x)) accumulate(*dX, dY);
+        if (Tensor* dB = t.grad_target(b)) {
+            if (dY.is_cuda()) {
+                GPO_CUDA(cuda::bias_add_backward(dB->f32(), dY.f32(), rows, cols));
+            } else {
+                dispatch_cpu(dY, "bias_add", [&](auto tag) {
+                    using T = decltype(tag);
+                    cpu::bias_add_backward<T>(dB->ptr<T>(), dY.ptr<T>(), rows, cols);
+                });
+            }
+        }
+    });
+}
+
+Var linear(Tape& tape, Var x, Var W, Var b) {
+    Var y = matmul(tape, x, W, false, true);
+    return b.valid() ? bias_add(tape, y, b) : y;
+}
+
+}  // namespace gpo::ops

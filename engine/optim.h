@@ -1,0 +1,34 @@
+// Optimizer over a ParamStore's flat buffers: Adam with coupled L2 weight decay (torch.optim.Adam semantics:
+// g += wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)),
+// global-norm gradient clipping (torch clip_grad_norm_: scale by max_norm / (norm + 1e-6) when norm > max_norm).
+// CPU and CUDA kernels; the state lives on the parameters' device.
+#pragma once
+#include "engine/params.h"
+
+namespace gpo {
+
+struct AdamConfig {
+    double lr = 3e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-6;
+};
+
+class Adam {
+  public:
+    Adam(const AdamConfig& cfg, const ParamStore& params);  // state zeros, same device/dtype/size as params
+    void step(ParamStore& params);                          // one update from params.grads()
+    int64_t steps() const { return step_; }
+    Tensor& exp_avg() { return m_; }
+    Tensor& exp_avg_sq() { return v_; }
+    void set_steps(int64_t s) { step_ = s; }
+    const AdamConfig& config() const { return cfg_; }
+    void to(Device device);
+
+  private:
+    AdamConfig cfg_;
+    Tensor m_, v_;
+    int64_t step_ = 0;
+};
+
+// Clips the global L2 norm of params.grads() to max_norm; returns the norm before clipping.
+double clip_grad_norm(ParamStore& params, double max_norm);
+
+}  // namespace gpo

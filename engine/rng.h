@@ -1,0 +1,39 @@
+// Counter-based random numbers: Philox-4x32-10 with identical streams on CPU and CUDA for the same
+// (seed, stream, offset). Element i of a fill is a pure function of (seed, stream, offset + i), so any slice can be
+// reproduced on either device. Fills: uniform in (0, 1), standard normal, Gamma(shape, rate) and Poisson(rate).
+#pragma once
+#include <cstdint>
+
+#include "engine/tensor.h"
+
+namespace gpo {
+
+struct RngKey {
+    uint64_t seed = 0;
+    uint64_t stream = 0;  // independent sub-streams: one per purpose (mask noise, z noise, shuffling, ...)
+};
+
+// out (any shape, f32 or f64, CPU or CUDA): element i gets the draw for counter offset + i.
+void rng_uniform(Tensor& out, RngKey key, uint64_t offset);
+void rng_normal(Tensor& out, RngKey key, uint64_t offset);
+// Gamma(shape[i], rate[i]) per element (shape, rate tensors of out's shape, dtype and device).
+void rng_gamma(Tensor& out, const Tensor& shape, const Tensor& rate, RngKey key, uint64_t offset);
+// Poisson(rate[i]) per element, returned as floating values.
+void rng_poisson(Tensor& out, const Tensor& rate, RngKey key, uint64_t offset);
+
+// A host-side generator for shuffling and sampling indices: a Philox stream consumed sequentially.
+class HostRng {
+  public:
+    HostRng(uint64_t seed, uint64_t stream) : key_{seed, stream} {}
+    uint32_t next_u32();
+    double uniform();                 // (0, 1)
+    uint64_t below(uint64_t n);       // uniform in [0, n), unbiased
+    uint64_t counter() const { return counter_; }
+    void set_counter(uint64_t c) { counter_ = c; }  // for checkpoint/resume
+
+  private:
+    RngKey key_;
+    uint64_t counter_ = 0;  // words consumed
+};
+
+}  // namespace gpo

@@ -1,0 +1,60 @@
+// Helpers for the op microbenchmarks: register a benchmark for CPU always and for CUDA when a GPU is present,
+// sync the GPU inside the timed loop, and report GFLOP/s or GB/s as counters.
+// Each row's name is "<op>/<device>/<shape>"; JSON output comes from --benchmark_out (see Makefile.bench).
+#pragma once
+#include <benchmark/benchmark.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/device.h"
+#include "engine/tape.h"
+#include "kernels/cuda/runtime.h"
+
+namespace gpo::bench {
+
+inline std::vector<std::function<void()>>& registrations() {
+    static std::vector<std::function<void()>> r;
+    return r;
+}
+
+// Registers `body(dev)` as a timed function for each device. body returns the work done per call.
+struct Work {
+    double flops = 0;  // floating-point operations per iteration
+    double bytes = 0;  // bytes moved per iteration
+};
+
+// run: performs one iteration on `dev` (the setup happens in `setup`, untimed).
+using SetupFn = std::function<std::function<void()>(Device dev)>;
+
+inline void add(const std::string& name, const std::string& shape, Work work, SetupFn setup) {
+    registrations().push_back([=] {
+        std::vector<Device> devs = {Device::CPU};
+        if (cuda_available()) devs.push_back(Device::CUDA);
+        for (Device dev : devs) {
+            std::string full = name + "/" + device_name(dev) + "/" + shape;
+            benchmark::RegisterBenchmark(full.c_str(), [=](benchmark::State& st) {
+                std::function<void()> run = setup(dev);
+                run();  // warm-up
+                if (dev == Device::CUDA) cuda::synchronize();
+                for (auto _ : st) {
+                    run();
+                    if (dev == Device::CUDA) cuda::synchronize();
+                }
+                if (work.flops > 0)
+                    st.counters["GFLOP/s"] = benchmark::Counter(work.flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+                if (work.bytes > 0)
+                    st.counters["GB/s"] = benchmark::Counter(work.bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+                st.SetLabel(std::string(device_name(dev)) + " " + shape);
+            })->UseRealTime()->Unit(benchmark::kMicrosecond);
+        }
+    });
+}
+
+// Static registration helper: `static int reg = (register_x(), 0);`
+struct Registrar {
+    explicit Registrar(std::function<void()> f) { f(); }
+};
+
+}  // namespace gpo::bench

@@ -1,0 +1,10 @@
+// The subcommands of gpo-engine; each returns the process exit code and throws gpo::Error on failure.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace gpo::cli {
+
+int cmd_info(const std::vector<std::string>& args);
+
+}  // namespace gpo::cli

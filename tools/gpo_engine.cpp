@@ -1,0 +1,39 @@
+// gpo-engine: the command line. Each subcommand lives in tools/cli/<name>.cpp; this file parses the first word,
+// turns every gpo::Error into a message on stderr and a non-zero exit.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "tools/cli/commands.h"
+
+static void usage(FILE* f) {
+    std::fprintf(f,
+                 "usage: gpo-engine <command> [options]\n"
+                 "commands:\n"
+                 "  info                       build, devices, library versions\n"
+                 "  help                       this text\n");
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    std::string cmd = argv[1];
+    std::vector<std::string> args(argv + 2, argv + argc);
+    try {
+        if (cmd == "info") return gpo::cli::cmd_info(args);
+        if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+            usage(stdout);
+            return 0;
+        }
+        std::fprintf(stderr, "gpo-engine: unknown command '%s'\n", cmd.c_str());
+        usage(stderr);
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "gpo-engine %s: error: %s\n", cmd.c_str(), e.what());
+        return 1;
+    }
+}

@@ -28,6 +28,10 @@ class Adam {
     int64_t step_ = 0;
 };
 
+// sqrt(sum x^2) over every element of a floating tensor (double accumulation on the CPU; a CUB reduction on
+// CUDA). Not a tape op.
+double global_l2_norm(const Tensor& x);
+
 // Clips the global L2 norm of params.grads() to max_norm; returns the norm before clipping.
 double clip_grad_norm(ParamStore& params, double max_norm);
 

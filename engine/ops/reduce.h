@@ -1,5 +1,4 @@
-// Tape ops, reduction family: sum and mean over one axis or all elements, logsumexp over an axis (particles),
-// and the non-tape global L2 norm of a buffer (CUB on the GPU) used by gradient clipping.
+// Tape ops, reduction family: sum and mean over one axis or all elements, logsumexp over an axis (particles).
 #pragma once
 #include "engine/tape.h"
 
@@ -11,9 +10,5 @@ Var sum_all(Tape& tape, Var x);         // shape [] -> stored as shape {1}
 Var mean_all(Tape& tape, Var x);
 // log sum_i exp(x_i) over `axis`, numerically stable (max-shifted); gradient = softmax along the axis.
 Var logsumexp(Tape& tape, Var x, int axis);
-
-// sqrt(sum x^2) over every element of a floating tensor, in double accumulation on the CPU; on CUDA a CUB
-// reduction. Not a tape op.
-double global_l2_norm(const Tensor& x);
 
 }  // namespace gpo::ops

@@ -1,0 +1,61 @@
+// GPO-VAE (reference gpo_vae_reference.md §2-§4): T x T relaxed-Bernoulli masks M and embeddings E with the
+// correlated guide q(M) q(E|M) q(qcE) q(z_b | x, d, M, E, qc), the QC good/bad decoder branches with alpha weighting
+// (D3), the counterfactual term (D2), the K-hop GRN-aligned L1 loss and the sparsity penalty.
+// Exact savings (DESIGN.md): mask samples, E-encoder rows and GRN-power rows only for the perturbations present in
+// the batch; the one-hot half of the E-encoder input is a row lookup; the particle-independent block of the basal
+// encoder's first layer is multiplied once; each decoder branch runs only on the cells whose weight is non-zero.
+#pragma once
+#include <string>
+
+#include "engine/models/batch.h"
+#include "engine/models/blocks.h"
+
+namespace gpo::models {
+
+struct GpoVaeConfig {
+    int64_t G = 0, T = 0, L = 100;  // genes, treatments, latent size
+    int basal_layers = 1, basal_hidden = 400;
+    int emb_layers = 4, emb_hidden = 400;
+    int qc_layers = 4, qc_hidden = 400;
+    int dec_layers = 2, dec_hidden = 400;
+    double mask_prior = 0.3, mask_init = 0.0, embedding_prior_scale = 1.0, temperature = 1.0;
+    double cf_beta = 0.1;
+    bool cf_exact_kl = false;    // D2: false = the reference formula
+    bool alpha_global = false;   // D3: false = per-batch fail fraction
+    double alpha_value = 0.0;    // the global alpha (train fail fraction) when alpha_global
+    bool qc_branch = true;       // false when the training data has no QC-fail cell: good branch, weight 1
+    int hops = 5;
+    double tau = 0.4, gloss_coeff = 100.0, sparsity_coeff = 1.0;
+    int particles = 5;
+};
+
+struct LossTerms {
+    Var total;
+    double loss = 0, recon = 0, kl_z = 0, kl_mask = 0, kl_emb = 0, kl_qc = 0, cf = 0, grn = 0, sparsity = 0;
+};
+
+class GpoVae {
+  public:
+    GpoVae(const GpoVaeConfig& cfg, ParamStore& ps);  // declares the parameters (call before ps.finalize)
+    void init_params(ParamStore& ps, uint64_t seed) const;  // after finalize: PyTorch default init, W = mask_init
+    // The training objective L = L_elbo + L_cf + L_grn + L_sp on the tape. Noise comes from `key` at `step`.
+    LossTerms loss(Tape& tape, const ParamStore& ps, const Batch& batch, RngKey key, uint64_t step) const;
+    const GpoVaeConfig& config() const { return cfg_; }
+
+    // Parameter indices (for the GRN outputs and tests).
+    int mask_logits() const { return W_; }
+    int log_theta() const { return phi_; }
+
+  private:
+    struct GuidePass;
+    GuidePass guide(Tape& tape, const ParamStore& ps, const Batch& batch, Var What, const Tensor& norm_x,
+                    const Tensor& qc_values, bool with_cf_variant, RngKey key, uint64_t step, int pass) const;
+
+    GpoVaeConfig cfg_;
+    int W_ = -1, phi_ = -1, onehot_ = -1;
+    GaussianHead emb_enc_, qc_enc_, basal_enc_;
+    Trunk decoder_;
+    Linear dec_out_;
+};
+
+}  // namespace gpo::models

@@ -1,0 +1,467 @@
+// Native preprocessing (see preprocess.h).
+#include "engine/data/preprocess.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "engine/check.h"
+#include "engine/data/sinkhorn.h"
+#include "engine/data/stats.h"
+#include "engine/rng.h"
+#include "io/h5ad.h"
+
+namespace gpo::data {
+
+using json = nlohmann::json;
+
+namespace {
+
+std::string opt_string(const json& v) { return v.is_null() ? std::string() : v.get<std::string>(); }
+
+// Column as booleans: Bool, or Numeric non-zero, or strings "True"/"true"/"1".
+std::vector<uint8_t> as_bools(const io::Column& c, const std::string& what) {
+    std::vector<uint8_t> out(c.size());
+    for (size_t i = 0; i < c.size(); ++i) {
+        if (c.kind == io::Column::Kind::Bool) out[i] = c.bools[i];
+        else if (c.kind == io::Column::Kind::Numeric) out[i] = !std::isnan(c.numbers[i]) && c.numbers[i] != 0;
+        else {
+            std::string l = c.label(i);
+            GPO_CHECK(l == "True" || l == "False" || l == "true" || l == "false" || l == "1" || l == "0" || l.empty(),
+                      what << ": expected a boolean column, found the value '" << l << "'");
+            out[i] = (l == "True" || l == "true" || l == "1");
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> split_label(const std::string& label, const std::string& delim) {
+    std::vector<std::string> parts;
+    if (delim.empty()) return {label};
+    size_t start = 0;
+    while (true) {
+        size_t p = label.find(delim, start);
+        parts.push_back(label.substr(start, p == std::string::npos ? std::string::npos : p - start));
+        if (p == std::string::npos) break;
+        start = p + delim.size();
+    }
+    return parts;
+}
+
+// log1p(normalize_total) of row r, scattered into a dense row of G.
+void normalized_row(const io::CsrMatrix& X, int64_t r, double lib, double target, std::vector<double>& out) {
+    std::fill(out.begin(), out.end(), 0.0);
+    if (lib <= 0) return;
+    for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) out[X.indices[k]] = std::log1p(X.data[k] * target / lib);
+}
+
+}  // namespace
+
+Dataset preprocess_dataset(const json& cfg) {
+    const json& dc = cfg.at("data");
+    const json& pc = cfg.at("preprocess");
+    Dataset ds;
+    ds.source = opt_string(dc.at("path"));
+    GPO_CHECK(!ds.source.empty(), "data.path: not set (the .h5ad file to read)");
+    const std::string pert_key = dc.at("perturbation_key").get<std::string>();
+    ds.control_label = dc.at("control_label").get<std::string>();
+    const std::string delim = dc.at("combination_delimiter").get<std::string>();
+    const std::string filter_col = opt_string(dc.at("cell_filter_column"));
+    const std::string qc_col = opt_string(dc.at("qc_column"));
+    const std::string doublet_col = opt_string(dc.at("doublet_column"));
+    const std::string ext_col = opt_string(dc.at("extended_gene_column"));
+
+    io::H5adReadOptions ro;
+    ro.layer = opt_string(dc.at("counts_layer"));
+    ro.obs_columns = {pert_key};
+    for (const std::string& c : {filter_col, qc_col, doublet_col})
+        if (!c.empty()) ro.obs_columns.push_back(c);
+    if (!ext_col.empty()) ro.var_columns = {ext_col};
+    else ro.var_columns = {"__none__"};  // read no var columns (only the index)
+    ro.read_uns = false;
+    io::AnnData ad = io::h5ad_read(ds.source, ro);
+    const std::string& file = ds.source;
+    const io::CsrMatrix& X = ad.X;
+
+    // ---------------------------------------------------------------- checks on the matrix and names
+    for (int64_t k = 0; k < X.nnz(); ++k) {
+        float v = X.data[k];
+        GPO_CHECK(std::isfinite(v) && v >= 0 && v == std::floor(v),
+                  file << ": " << ad.matrix << " must hold raw counts (non-negative integers), found " << v
+                       << " (set data.counts_layer to the layer with raw counts)");
+    }
+    {
+        std::set<std::string> seen;
+        for (const std::string& g : ad.var.index)
+            GPO_CHECK(seen.insert(g).second, file << ": var index has the duplicated gene name '" << g
+                                                  << "' (gene names must be unique)");
+    }
+    GPO_CHECK(ad.obs.rows() == X.rows && ad.var.rows() == X.cols,
+              file << ": shape mismatch, " << ad.matrix << " is " << X.rows << " x " << X.cols << " but obs has "
+                   << ad.obs.rows() << " rows and var " << ad.var.rows());
+
+    // ---------------------------------------------------------------- cells kept, labels, treatment axis
+    const io::Column& pcol = ad.obs.at(pert_key);
+    std::vector<uint8_t> keep(X.rows, 1);
+    if (!filter_col.empty()) keep = as_bools(ad.obs.at(filter_col), file + ": obs column '" + filter_col + "'");
+    int64_t dropped_missing = 0;
+    for (int64_t i = 0; i < X.rows; ++i)
+        if (keep[i] && pcol.missing(i)) keep[i] = 0, ++dropped_missing;
+
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < X.rows; ++i)
+        if (keep[i]) rows.push_back(i);
+    GPO_CHECK(!rows.empty(), file << ": no cell left after filtering by obs column '" << filter_col << "'");
+    ds.N = (int64_t)rows.size();
+    ds.G = X.cols;
+    ds.gene_names = ad.var.index;
+
+    std::set<std::string> perturbed;
+    std::vector<std::vector<std::string>> parts(ds.N);
+    int64_t n_control = 0;
+    for (int64_t n = 0; n < ds.N; ++n) {
+        std::string label = pcol.label(rows[n]);
+        ds.obs_names.push_back(ad.obs.index[rows[n]]);
+        if (label.find(ds.control_label) != std::string::npos) {  // any label containing the control name
+            ds.labels.push_back(ds.control_label);
+            ++n_control;
+            continue;
+        }
+        ds.labels.push_back(label);
+        parts[n] = split_label(label, delim);
+        for (const std::string& p : parts[n]) {
+            GPO_CHECK(!p.empty(), file << ": obs column '" << pert_key << "' has the malformed label '" << label
+                                       << "' (empty part around '" << delim << "')");
+            perturbed.insert(p);
+        }
+    }
+    GPO_CHECK(n_control > 0, file << ": obs column '" << pert_key << "' has no cell labelled '" << ds.control_label
+                                  << "' (data.control_label) among the kept cells");
+    GPO_CHECK(!perturbed.empty(), file << ": obs column '" << pert_key << "' has no perturbed cell");
+
+    std::map<std::string, int> gene_index;
+    for (int64_t g = 0; g < ds.G; ++g) gene_index[ds.gene_names[g]] = (int)g;
+
+    // Copy the kept rows' counts (CSR) and library sizes.
+    ds.counts.rows = ds.N;
+    ds.counts.cols = ds.G;
+    for (int64_t n = 0; n < ds.N; ++n) {
+        int64_t r = rows[n];
+        double lib = 0;
+        for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) {
+            ds.counts.indices.push_back(X.indices[k]);
+            ds.counts.data.push_back(X.data[k]);
+            lib += X.data[k];
+        }
+        ds.counts.indptr.push_back((int64_t)ds.counts.data.size());
+        ds.library.push_back((float)lib);
+    }
+    {
+        std::vector<double> libs(ds.library.begin(), ds.library.end());
+        ds.normalize_target = stats::median(libs);
+        GPO_CHECK(ds.normalize_target > 0, file << ": the median library size of the kept cells is 0");
+    }
+
+    // ---------------------------------------------------------------- extended genes (D6)
+    std::vector<std::string> extended;
+    if (!ext_col.empty()) {
+        std::vector<uint8_t> flag = as_bools(ad.var.at(ext_col), file + ": var column '" + ext_col + "'");
+        for (int64_t g = 0; g < ds.G; ++g)
+            if (flag[g] && !perturbed.count(ds.gene_names[g])) extended.push_back(ds.gene_names[g]);
+    } else if (pc.at("max_extended_genes").get<int64_t>() > 0) {
+        const double min_lfc = pc.at("extended_min_abs_log2fc").get<double>();
+        const double max_padj = pc.at("extended_max_padj").get<double>();
+        // Per gene: sorted control values once; per label: Wilcoxon vs control, BH over genes, log2 fold change.
+        std::map<std::string, std::vector<int64_t>> by_label;
+        std::vector<int64_t> ctrl;
+        for (int64_t n = 0; n < ds.N; ++n) (ds.labels[n] == ds.control_label ? ctrl : by_label[ds.labels[n]]).push_back(n);
+        std::vector<std::vector<double>> col(ds.G);  // per gene, log1p(normalize_total) of every kept cell
+        {
+            for (int64_t g = 0; g < ds.G; ++g) col[g].assign(ds.N, 0.0);
+            for (int64_t n = 0; n < ds.N; ++n)
+                for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k)
+                    col[ds.counts.indices[k]][n] = std::log1p(ds.counts.data[k] * ds.normalize_target / ds.library[n]);
+        }
+        std::vector<std::vector<double>> ctrl_sorted(ds.G);  // control values per gene, sorted once
+        std::vector<double> ctrl_mean(ds.G, 0.0);
+        for (int64_t g = 0; g < ds.G; ++g) {
+            for (int64_t n : ctrl) ctrl_sorted[g].push_back(col[g][n]), ctrl_mean[g] += col[g][n];
+            ctrl_mean[g] /= (double)ctrl.size();
+            std::sort(ctrl_sorted[g].begin(), ctrl_sorted[g].end());
+        }
+        std::map<std::string, double> best;  // gene -> max |log2 FC| over the labels where it is significant
+        for (auto& [label, cells] : by_label) {
+            if (cells.size() < 2) continue;
+            std::vector<double> pvals(ds.G, 1.0), lfc(ds.G, 0.0);
+            for (int64_t g = 0; g < ds.G; ++g) {
+                std::vector<double> a;
+                double ma = 0;
+                for (int64_t n : cells) a.push_back(col[g][n]), ma += col[g][n];
+                ma /= (double)a.size();
+                std::sort(a.begin(), a.end());
+                // scanpy's fold change on log1p data: log2((expm1(mean_a) + 1e-9) / (expm1(mean_b) + 1e-9))
+                lfc[g] = std::log2((std::expm1(ma) + 1e-9) / (std::expm1(ctrl_mean[g]) + 1e-9));
+                pvals[g] = stats::wilcoxon_ranksum_p_sorted(a, ctrl_sorted[g]);
+            }
+            std::vector<double> padj = stats::benjamini_hochberg(pvals);
+            for (int64_t g = 0; g < ds.G; ++g) {
+                const std::string& name = ds.gene_names[g];
+                if (perturbed.count(name) || padj[g] >= max_padj || std::fabs(lfc[g]) <= min_lfc) continue;
+                best[name] = std::max(best[name], std::fabs(lfc[g]));
+            }
+        }
+        std::vector<std::pair<double, std::string>> ranked;
+        for (auto& [name, score] : best) ranked.push_back({-score, name});
+        std::sort(ranked.begin(), ranked.end());
+        size_t cap = (size_t)pc.at("max_extended_genes").get<int64_t>();
+        for (size_t i = 0; i < ranked.size() && i < cap; ++i) extended.push_back(ranked[i].second);
+    }
+    std::sort(extended.begin(), extended.end());
+
+    ds.treatment_names.assign(perturbed.begin(), perturbed.end());  // std::set: sorted
+    ds.n_perturbed = (int64_t)ds.treatment_names.size();
+    for (const std::string& e : extended) ds.treatment_names.push_back(e);
+    ds.T = (int64_t)ds.treatment_names.size();
+    ds.gene_treatment.assign(ds.G, -1);
+    std::map<std::string, int> treatment_index;
+    for (int64_t t = 0; t < ds.T; ++t) {
+        treatment_index[ds.treatment_names[t]] = (int)t;
+        auto it = gene_index.find(ds.treatment_names[t]);
+        ds.treatment_gene.push_back(it == gene_index.end() ? -1 : it->second);
+        if (it != gene_index.end()) ds.gene_treatment[it->second] = (int)t;
+    }
+    ds.treatments.resize(ds.N);
+    for (int64_t n = 0; n < ds.N; ++n) {
+        for (const std::string& p : parts[n]) ds.treatments[n].push_back(treatment_index.at(p));
+        std::sort(ds.treatments[n].begin(), ds.treatments[n].end());
+        ds.treatments[n].erase(std::unique(ds.treatments[n].begin(), ds.treatments[n].end()), ds.treatments[n].end());
+    }
+
+    // ---------------------------------------------------------------- QC flags (§6b)
+    ds.qc.assign(ds.N, 0);
+    if (!qc_col.empty()) {
+        std::vector<uint8_t> f = as_bools(ad.obs.at(qc_col), file + ": obs column '" + qc_col + "'");
+        for (int64_t n = 0; n < ds.N; ++n) ds.qc[n] = f[rows[n]];
+    } else {
+        const double k = pc.at("qc_mad").get<double>();
+        std::vector<uint8_t> is_mt(ds.G), is_ribo(ds.G), is_hb(ds.G);
+        for (int64_t g = 0; g < ds.G; ++g) {
+            const std::string& s = ds.gene_names[g];
+            is_mt[g] = s.rfind("MT-", 0) == 0;
+            is_ribo[g] = s.rfind("RPS", 0) == 0 || s.rfind("RPL", 0) == 0;
+            is_hb[g] = s.size() >= 3 && s.rfind("HB", 0) == 0 && s[2] != 'P' && s[2] != '(' && s[2] != ')';
+        }
+        std::vector<double> umi(ds.N), ngenes(ds.N), mt(ds.N), ribo(ds.N), hb(ds.N);
+        for (int64_t n = 0; n < ds.N; ++n) {
+            double s_mt = 0, s_ribo = 0, s_hb = 0;
+            int64_t nz = 0;
+            for (int64_t q = ds.counts.indptr[n]; q < ds.counts.indptr[n + 1]; ++q) {
+                int g = ds.counts.indices[q];
+                double v = ds.counts.data[q];
+                nz += v > 0;
+                if (is_mt[g]) s_mt += v;
+                if (is_ribo[g]) s_ribo += v;
+                if (is_hb[g]) s_hb += v;
+            }
+            umi[n] = ds.library[n];
+            ngenes[n] = (double)nz;
+            double d = umi[n] > 0 ? umi[n] : 1;
+            mt[n] = 100 * s_mt / d;
+            ribo[n] = 100 * s_ribo / d;
+            hb[n] = 100 * s_hb / d;
+        }
+        auto low = [&](const std::vector<double>& v) { return stats::median(v) - k * stats::mad(v); };
+        auto high = [&](const std::vector<double>& v) { return stats::median(v) + k * stats::mad(v); };
+        double umi_lo = low(umi), ng_lo = low(ngenes), mt_hi = high(mt), ribo_hi = high(ribo), hb_hi = high(hb);
+        for (int64_t n = 0; n < ds.N; ++n)
+            ds.qc[n] = umi[n] < umi_lo || ngenes[n] < ng_lo || mt[n] > mt_hi || ribo[n] > ribo_hi || hb[n] > hb_hi;
+    }
+    if (!doublet_col.empty()) {
+        std::vector<uint8_t> f = as_bools(ad.obs.at(doublet_col), file + ": obs column '" + doublet_col + "'");
+        for (int64_t n = 0; n < ds.N; ++n) ds.qc[n] = ds.qc[n] || f[rows[n]];
+    }
+
+    // ---------------------------------------------------------------- splits
+    const std::string mode = pc.at("split").get<std::string>();
+    std::vector<double> frac = pc.at("split_fractions").get<std::vector<double>>();
+    std::vector<std::string> heldout = pc.at("heldout").get<std::vector<std::string>>();
+    HostRng split_rng(pc.at("split_seed").get<uint64_t>(), 7);
+    ds.split.assign(ds.N, SPLIT_TRAIN);
+    std::vector<int64_t> pool;
+    if (mode == "random") {
+        for (int64_t n = 0; n < ds.N; ++n) pool.push_back(n);
+    } else {
+        GPO_CHECK(!heldout.empty(), "preprocess.heldout: split '" << mode << "' needs the held-out labels");
+        std::set<std::string> held(heldout.begin(), heldout.end());
+        std::set<std::string> found;
+        for (int64_t n = 0; n < ds.N; ++n) {
+            if (held.count(ds.labels[n])) {
+                ds.split[n] = SPLIT_TEST;
+                found.insert(ds.labels[n]);
+            } else {
+                pool.push_back(n);
+            }
+        }
+        for (const std::string& h : held)
+            GPO_CHECK(found.count(h), "preprocess.heldout: perturbation '" << h << "' has no cells in " << file);
+        if (mode == "heldout_combinations")
+            for (const std::string& h : held)
+                GPO_CHECK(h.find(delim) != std::string::npos,
+                          "preprocess.heldout: '" << h << "' is not a combination (no '" << delim << "')");
+        double tv = frac[0] + frac[1];
+        frac = {frac[0] / tv, frac[1] / tv, 0.0};
+    }
+    for (size_t i = pool.size(); i > 1; --i) std::swap(pool[i - 1], pool[split_rng.below(i)]);  // Fisher-Yates
+    size_t n_train = (size_t)std::llround(frac[0] * (double)pool.size());
+    size_t n_val = (size_t)std::llround(frac[1] * (double)pool.size());
+    for (size_t i = 0; i < pool.size(); ++i)
+        ds.split[pool[i]] = i < n_train ? SPLIT_TRAIN : i < n_train + n_val ? SPLIT_VAL : SPLIT_TEST;
+    int64_t per_split[3] = {0, 0, 0};
+    for (int64_t n = 0; n < ds.N; ++n) per_split[ds.split[n]]++;
+    for (int s = 0; s < 3; ++s)
+        GPO_CHECK(per_split[s] > 0, file << ": the " << split_name(s) << " split is empty (" << ds.N
+                                         << " cells, preprocess.split_fractions)");
+
+    // ---------------------------------------------------------------- normalisation statistics (D8)
+    {
+        std::vector<double> sum(ds.G, 0.0), sq(ds.G, 0.0);
+        double n_tr = (double)per_split[SPLIT_TRAIN];
+        GPO_CHECK(n_tr >= 2, file << ": the train split needs at least 2 cells for the normalisation statistics");
+        for (int64_t n = 0; n < ds.N; ++n) {
+            if (ds.split[n] != SPLIT_TRAIN) continue;
+            for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k) {
+                double y = std::log1p(ds.counts.data[k]);
+                sum[ds.counts.indices[k]] += y;
+                sq[ds.counts.indices[k]] += y * y;
+            }
+        }
+        for (int64_t g = 0; g < ds.G; ++g) {
+            double m = sum[g] / n_tr;
+            double var = (sq[g] - n_tr * m * m) / (n_tr - 1);
+            double sd = var > 0 ? std::sqrt(var) : 0.0;
+            ds.norm_mean.push_back((float)m);
+            ds.norm_std.push_back(sd > 0 ? (float)sd : 1.f);
+        }
+    }
+
+    // ---------------------------------------------------------------- OT-matched controls (D7)
+    {
+        std::vector<int> feat_genes;
+        for (int64_t t = 0; t < ds.n_perturbed; ++t)
+            if (ds.treatment_gene[t] >= 0) feat_genes.push_back(ds.treatment_gene[t]);
+        if (feat_genes.empty())  // no perturbed gene is measured: match on every gene
+            for (int64_t g = 0; g < ds.G; ++g) feat_genes.push_back((int)g);
+        const int d = (int)feat_genes.size();
+        std::vector<double> row(ds.G);
+        auto features = [&](const std::vector<int64_t>& cells) {
+            std::vector<double> f(cells.size() * d);
+            for (size_t i = 0; i < cells.size(); ++i) {
+                normalized_row(X, rows[cells[i]], ds.library[cells[i]], ds.normalize_target, row);
+                for (int k = 0; k < d; ++k) f[i * d + k] = row[feat_genes[k]];
+            }
+            return f;
+        };
+        ds.matched_control.assign(ds.N, -1);
+        const double reg = pc.at("ot_reg").get<double>(), scale = pc.at("ot_cost_scale").get<double>();
+        const int iters = pc.at("ot_max_iter").get<int>();
+        for (int s = 0; s < 3; ++s) {
+            std::map<std::string, std::vector<int64_t>> groups;
+            for (int64_t n = 0; n < ds.N; ++n)
+                if (ds.split[n] == s) groups[ds.labels[n]].push_back(n);
+            auto cit = groups.find(ds.control_label);
+            if (cit == groups.end()) continue;  // no control in this split: cells keep -1 (Δ = 0)
+            std::vector<int64_t> ctrl = cit->second;
+            std::vector<double> cf = features(ctrl);
+            for (auto& [label, cells] : groups) {
+                std::vector<int> m = sinkhorn_match(features(cells), cf, d, reg, scale, iters);
+                for (size_t i = 0; i < cells.size(); ++i) ds.matched_control[cells[i]] = ctrl[m[i]];
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- counterfactual profiles (D1)
+    {
+        const int max_cells = pc.at("cf_max_cells").get<int>();
+        HostRng cf_rng(pc.at("split_seed").get<uint64_t>(), 11);
+        std::map<std::tuple<std::string, int, int>, std::vector<int64_t>> groups;  // (label, split, qc) -> cells
+        for (int64_t n = 0; n < ds.N; ++n) groups[{ds.labels[n], ds.split[n], ds.qc[n]}].push_back(n);
+        ds.cf_counts.rows = ds.N;
+        ds.cf_counts.cols = ds.G;
+        ds.has_cf.assign(ds.N, 0);
+        std::vector<std::vector<float>> vals(ds.G);
+        for (int64_t n = 0; n < ds.N; ++n) {
+            auto it = groups.find({ds.labels[n], ds.split[n], 1 - ds.qc[n]});
+            if (it != groups.end() && !it->second.empty()) {
+                const std::vector<int64_t>& cand = it->second;
+                int k = (int)std::min<size_t>(cand.size(), (size_t)max_cells);
+                std::vector<int> touched;
+                for (int i = 0; i < k; ++i) {  // with replacement, as the reference
+                    int64_t c = cand[cf_rng.below(cand.size())];
+                    for (int64_t q = ds.counts.indptr[c]; q < ds.counts.indptr[c + 1]; ++q) {
+                        int g = ds.counts.indices[q];
+                        if (vals[g].empty()) touched.push_back(g);
+                        vals[g].push_back(ds.counts.data[q]);
+                    }
+                }
+                std::sort(touched.begin(), touched.end());
+                // Lower median over k values of which k - nnz are zeros.
+                const int h = (k - 1) / 2;
+                for (int g : touched) {
+                    std::vector<float>& v = vals[g];
+                    int zeros = k - (int)v.size();
+                    if (h >= zeros) {
+                        std::nth_element(v.begin(), v.begin() + (h - zeros), v.end());
+                        float med = v[h - zeros];
+                        if (med != 0) {
+                            ds.cf_counts.indices.push_back(g);
+                            ds.cf_counts.data.push_back(med);
+                        }
+                    }
+                    v.clear();
+                }
+                ds.has_cf[n] = 1;
+            }
+            ds.cf_counts.indptr.push_back((int64_t)ds.cf_counts.data.size());
+        }
+    }
+
+    // ---------------------------------------------------------------- plate counts
+    ds.plate_count.assign(3 * ds.T, 0.0);
+    for (int64_t n = 0; n < ds.N; ++n) {
+        for (int t : ds.treatments[n]) ds.plate_count[ds.split[n] * ds.T + t] += 1;
+        if (ds.qc[n]) ds.n_fail[ds.split[n]] += 1;
+    }
+    ds.train_fail_fraction = ds.n_fail[SPLIT_TRAIN] / (double)per_split[SPLIT_TRAIN];
+    ds.cells_dropped = X.rows - ds.N;
+    ds.cells_missing_label = dropped_missing;
+    return ds;
+}
+
+std::string preprocess_summary(const Dataset& ds, double seconds) {
+    std::ostringstream os;
+    int64_t per_split[3] = {0, 0, 0}, fails = 0;
+    for (int64_t n = 0; n < ds.N; ++n) per_split[ds.split[n]]++, fails += ds.qc[n];
+    std::set<std::string> labels(ds.labels.begin(), ds.labels.end());
+    os << "dataset      " << ds.source << "\n";
+    os << "cells        " << ds.N << " (train " << per_split[0] << ", val " << per_split[1] << ", test "
+       << per_split[2] << ")\n";
+    os << "dropped      " << ds.cells_dropped << " cells by the filter column or a missing label ("
+       << ds.cells_missing_label << " missing)\n";
+    os << "genes        " << ds.G << "\n";
+    os << "labels       " << labels.size() - 1 << " perturbations + control '" << ds.control_label << "'\n";
+    os << "treatments   T = " << ds.T << " (" << ds.n_perturbed << " perturbed + " << ds.T - ds.n_perturbed
+       << " extended)\n";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * (double)fails / (double)ds.N);
+    os << "QC fail      " << fails << " cells (" << buf << ")\n";
+    int64_t cf = 0;
+    for (uint8_t h : ds.has_cf) cf += h;
+    os << "counterfact. " << cf << " cells with a counterfactual profile\n";
+    std::snprintf(buf, sizeof buf, "%.2f s", seconds);
+    os << "time         " << buf << "\n";
+    return os.str();
+}
+
+}  // namespace gpo::data

@@ -1,0 +1,16 @@
+// Native Perturb-seq preprocessing (reference §1, §6; DESIGN D1, D3, D6-D8): reads the .h5ad named by the config's
+// data section, filters cells, builds the treatment axis, QC flags, splits, normalisation statistics, OT-matched
+// controls and counterfactual profiles. Every problem with the input is a gpo::Error naming the file and field.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/data/dataset.h"
+
+namespace gpo::data {
+
+Dataset preprocess_dataset(const nlohmann::json& cfg);
+// A few lines for the terminal: cells per split, perturbations, T, QC-fail fraction, time.
+std::string preprocess_summary(const Dataset& ds, double seconds);
+
+}  // namespace gpo::data

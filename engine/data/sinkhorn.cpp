@@ -1,0 +1,70 @@
+// Sinkhorn matching (see sinkhorn.h). Plain double loops: the per-label problems are small (cells of one
+// perturbation in one split against that split's controls).
+#include "engine/data/sinkhorn.h"
+
+#include <cmath>
+
+#include "engine/check.h"
+
+namespace gpo::data {
+
+std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vector<double>& dst, int d, double reg,
+                                double cost_scale, int max_iter, double tol) {
+    const size_t n = src.size() / d, m = dst.size() / d;
+    GPO_CHECK(n > 0 && m > 0, "sinkhorn: empty source (" << n << ") or target (" << m << ")");
+    GPO_CHECK(reg > 0, "sinkhorn: reg must be > 0");
+    // K_ij = exp(-C_ij / reg)
+    std::vector<double> K(n * m);
+    for (size_t i = 0; i < n; ++i)
+        for (size_t j = 0; j < m; ++j) {
+            double s = 0;
+            for (int k = 0; k < d; ++k) {
+                double diff = src[i * d + k] - dst[j * d + k];
+                s += diff * diff;
+            }
+            K[i * m + j] = std::exp(-std::sqrt(s) / cost_scale / reg);
+        }
+    const double a = 1.0 / (double)n, b = 1.0 / (double)m;
+    std::vector<double> u(n, a), v(m, b), Ktu(m), Kv(n);
+    for (int it = 0; it < max_iter; ++it) {
+        for (size_t j = 0; j < m; ++j) Ktu[j] = 0;
+        for (size_t i = 0; i < n; ++i)
+            for (size_t j = 0; j < m; ++j) Ktu[j] += K[i * m + j] * u[i];
+        for (size_t j = 0; j < m; ++j) v[j] = b / Ktu[j];
+        for (size_t i = 0; i < n; ++i) {
+            double s = 0;
+            for (size_t j = 0; j < m; ++j) s += K[i * m + j] * v[j];
+            Kv[i] = s;
+            u[i] = a / s;
+        }
+        bool bad = false;
+        for (size_t i = 0; i < n; ++i) bad = bad || !std::isfinite(u[i]);
+        GPO_CHECK(!bad, "sinkhorn: numerical failure (underflow of exp(-cost/reg)); increase reg or cost_scale");
+        if (it % 10 == 0) {  // column-marginal error of the current plan
+            double err = 0;
+            for (size_t j = 0; j < m; ++j) {
+                double col = 0;
+                for (size_t i = 0; i < n; ++i) col += u[i] * K[i * m + j];
+                col *= v[j];
+                err += (col - b) * (col - b);
+            }
+            if (std::sqrt(err) < tol) break;
+        }
+    }
+    std::vector<int> match(n);
+    for (size_t i = 0; i < n; ++i) {
+        size_t best = 0;
+        double bv = -1;
+        for (size_t j = 0; j < m; ++j) {
+            double g = K[i * m + j] * v[j];  // u_i is constant along the row
+            if (g > bv) {
+                bv = g;
+                best = j;
+            }
+        }
+        match[i] = (int)best;
+    }
+    return match;
+}
+
+}  // namespace gpo::data

@@ -1,0 +1,13 @@
+// Entropic optimal transport (Sinkhorn, as POT's ot.sinkhorn defaults: uniform marginals, at most max_iter
+// iterations, stop when the column-marginal error < tol, checked every 10 iterations) used to match each perturbed
+// cell to a control cell (DESIGN D7): cost = Euclidean distance / cost_scale, match(i) = argmax_j plan_ij.
+#pragma once
+#include <vector>
+
+namespace gpo::data {
+
+// src (n, d) and dst (m, d) row-major. Returns n indices into dst.
+std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vector<double>& dst, int d, double reg,
+                                double cost_scale, int max_iter = 1000, double tol = 1e-9);
+
+}  // namespace gpo::data

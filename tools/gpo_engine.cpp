@@ -12,8 +12,10 @@ static void usage(FILE* f) {
     std::fprintf(f,
                  "usage: gpo-engine <command> [options]\n"
                  "commands:\n"
-                 "  info                       build, devices, library versions\n"
-                 "  help                       this text\n");
+                 "  info                                   build, devices, library versions\n"
+                 "  preprocess --config C [--set k=v]      preprocess the dataset and print a summary\n"
+                 "  train --config C [--out DIR] [--resume CKPT] [--device auto|cpu|cuda] [--set k=v]\n"
+                 "  help                                   this text\n");
 }
 
 int main(int argc, char** argv) {
@@ -25,6 +27,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 2, argv + argc);
     try {
         if (cmd == "info") return gpo::cli::cmd_info(args);
+        if (cmd == "preprocess") return gpo::cli::cmd_preprocess(args);
+        if (cmd == "train") return gpo::cli::cmd_train(args);
         if (cmd == "help" || cmd == "--help" || cmd == "-h") {
             usage(stdout);
             return 0;

@@ -6,5 +6,7 @@
 namespace gpo::cli {
 
 int cmd_info(const std::vector<std::string>& args);
+int cmd_preprocess(const std::vector<std::string>& args);
+int cmd_train(const std::vector<std::string>& args);
 
 }  // namespace gpo::cli

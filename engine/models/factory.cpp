@@ -1,0 +1,46 @@
+// Model factory (see factory.h).
+#include "engine/models/factory.h"
+
+#include "engine/check.h"
+
+namespace gpo::models {
+
+GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) {
+    const auto& m = cfg.at("model");
+    GpoVaeConfig c;
+    c.G = ds.G;
+    c.T = ds.T;
+    c.L = m.at("n_latent").get<int64_t>();
+    c.basal_layers = m.at("basal_encoder").at("n_layers").get<int>();
+    c.basal_hidden = m.at("basal_encoder").at("hidden").get<int>();
+    c.emb_layers = m.at("embedding_encoder").at("n_layers").get<int>();
+    c.emb_hidden = m.at("embedding_encoder").at("hidden").get<int>();
+    c.qc_layers = m.at("qc_encoder").at("n_layers").get<int>();
+    c.qc_hidden = m.at("qc_encoder").at("hidden").get<int>();
+    c.dec_layers = m.at("decoder").at("n_layers").get<int>();
+    c.dec_hidden = m.at("decoder").at("hidden").get<int>();
+    c.mask_prior = m.at("mask_prior").get<double>();
+    c.mask_init = m.at("mask_init").get<double>();
+    c.embedding_prior_scale = m.at("embedding_prior_scale").get<double>();
+    c.temperature = m.at("mask_temperature").get<double>();
+    c.cf_beta = m.at("cf_beta").get<double>();
+    c.cf_exact_kl = m.at("cf_term").get<std::string>() == "kl";
+    c.alpha_global = m.at("qc_alpha").get<std::string>() == "global";
+    c.alpha_value = ds.train_fail_fraction;
+    c.qc_branch = ds.n_fail[data::SPLIT_TRAIN] > 0;  // D3: no QC-fail training cell -> no QC branch
+    c.hops = m.at("grn_hops").get<int>();
+    c.tau = m.at("fc_criteria").get<double>();
+    c.gloss_coeff = m.at("gloss_coeff").get<double>();
+    c.sparsity_coeff = m.at("sparsity_coeff").get<double>();
+    c.particles = cfg.at("train").at("particles").get<int>();
+    return c;
+}
+
+std::unique_ptr<GpoVae> create_model(const nlohmann::json& cfg, const data::Dataset& ds, ParamStore& ps) {
+    const std::string type = cfg.at("model").at("type").get<std::string>();
+    GPO_CHECK(type == "gpo_vae", "model.type: '" << type
+                                                 << "' is not available yet in this version (available: gpo_vae)");
+    return std::make_unique<GpoVae>(gpo_vae_config(cfg, ds), ps);
+}
+
+}  // namespace gpo::models

@@ -1,0 +1,31 @@
+// The training loop of `gpo-engine train`: seeded shuffling, P particles, Adam with coupled weight decay,
+// global-norm clipping, validation each epoch, early stopping on the validation loss, best/last checkpoints,
+// exact resume, SIGINT/SIGTERM -> checkpoint and clean exit, progress bar and a JSON-lines metrics log.
+// Output folder: config.json, metrics.jsonl, checkpoints/best.ckpt, checkpoints/last.ckpt.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/data/dataset.h"
+
+namespace gpo::train {
+
+struct TrainOptions {
+    std::string out_dir;
+    std::string resume;   // checkpoint to resume from ("" = fresh start)
+    std::string device;   // auto | cpu | cuda (overrides train.device when not empty)
+    bool quiet = false;   // no progress output (tests)
+    int64_t max_steps = -1;  // stop after this many optimizer steps in total (tests, benchmarks); -1 = no limit
+};
+
+struct TrainResult {
+    int64_t epochs = 0, steps = 0;
+    double best_val_loss = 0, last_val_loss = 0, first_val_loss = 0;
+    bool interrupted = false, early_stopped = false;
+    std::vector<double> step_losses;  // every training step's loss, in order (this process only)
+};
+
+TrainResult train(const nlohmann::json& cfg, const data::Dataset& ds, const TrainOptions& opt);
+
+}  // namespace gpo::train

@@ -1,0 +1,61 @@
+// Microbenchmarks of the reduction family at reference scale: sum and logsumexp over the particle axis of
+// (5 particles, 2,560 = 512 cells x 5, 100 latent), the per-cell sum over 8,563 genes of a log-likelihood, and a
+// whole-tensor sum (cub::DeviceReduce). GB/s counts the essential f32 traffic, each read and write once.
+#include "engine/ops/reduce.h"
+#include "tools/bench/bench_util.h"
+
+using namespace gpo;
+
+namespace {
+
+// Deterministic inputs in [lo, hi) (a small LCG; the values only need to be varied, not random).
+Tensor bench_input(const Shape& shape, uint64_t seed, double lo, double hi) {
+    std::vector<double> v((size_t)shape_numel(shape));
+    uint64_t s = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    for (double& x : v) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        x = lo + (hi - lo) * (double)(s >> 11) * (1.0 / 9007199254740992.0);
+    }
+    return Tensor::from_vector(shape, v, DType::F32);
+}
+
+using OpFn = std::function<Var(Tape&, Var)>;
+
+void add_row(const std::string& name, const std::string& shape, double bytes, Shape in, OpFn op, bool backward) {
+    gpo::bench::add(name, shape, {0, bytes}, [=](Device dev) {
+        Tensor x = bench_input(in, 11, -3, 3).to(dev);
+        Tensor seed;
+        {
+            Tape probe;
+            seed = Tensor::full(probe.value(op(probe, probe.constant(x))).shape, 1.0).to(dev);
+        }
+        return std::function<void()>([=] {
+            Tape t;
+            Var y = op(t, backward ? t.input(x) : t.constant(x));
+            if (backward) t.backward(y, seed);
+        });
+    });
+}
+
+}  // namespace
+
+static gpo::bench::Registrar reg([] {
+    const double f = 4.0;  // bytes per f32
+    // Particles: x (5, 2560, 100) -> (2560, 100). Forward reads 5m, writes m; backward reads dy (m) and, for
+    // logsumexp, x and y, and updates dx (5m read + 5m write).
+    const Shape p = {5, 2560, 100};
+    const double m = 2560.0 * 100;
+    add_row("sum_particles_fwd", "5x2560x100 axis 0", 6 * m * f, p, [](Tape& t, Var x) { return ops::sum(t, x, 0); },
+            false);
+    add_row("sum_particles_fwd_bwd", "5x2560x100 axis 0", (6 * m + 11 * m) * f, p,
+            [](Tape& t, Var x) { return ops::sum(t, x, 0); }, true);
+    add_row("logsumexp_particles_fwd", "5x2560x100 axis 0", 6 * m * f, p,
+            [](Tape& t, Var x) { return ops::logsumexp(t, x, 0); }, false);
+    add_row("logsumexp_particles_fwd_bwd", "5x2560x100 axis 0", (6 * m + 17 * m) * f, p,
+            [](Tape& t, Var x) { return ops::logsumexp(t, x, 0); }, true);
+    // Per-cell sums over genes: (2560, 8563) -> (2560), contiguous rows.
+    const double g = 2560.0 * 8563;
+    add_row("sum_genes_fwd", "2560x8563 axis -1", g * f, {2560, 8563}, [](Tape& t, Var x) { return ops::sum(t, x, -1); },
+            false);
+    add_row("sum_all_fwd", "2560x8563", g * f, {2560, 8563}, [](Tape& t, Var x) { return ops::sum_all(t, x); }, false);
+});

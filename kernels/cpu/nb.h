@@ -1,0 +1,131 @@
+// CPU reference: the library-size negative-binomial (Gamma-Poisson) log-likelihood fused with the row softmax
+// (reference §2), forward and backward, plus digamma. The scalar element functions (digamma, nb_term,
+// nb_term_dc, nb_term_dmu1) are host+device so kernels/cuda/nb.cu evaluates exactly the same formulas.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#if defined(__CUDACC__)
+#define GPO_NB_HD __host__ __device__
+#else
+#define GPO_NB_HD
+#endif
+
+namespace gpo::cpu {
+
+constexpr double kNbMuShift = 1e-4;  // mu' = mu + 1e-4 (the decoder's shift)
+constexpr double kNbMinRate = 1e-6;  // r = max(c / mu', 1e-6)
+
+// digamma(x) for x > 0 (NaN otherwise): shift up with psi(x) = psi(x+1) - 1/x until x >= 10 (double) or 6
+// (float), then the asymptotic series ln x - 1/(2x) - sum_k B_2k / (2k x^2k) through x^-14; the first omitted
+// term is 3617/(8160 x^16) <= 4.5e-17 at x = 10 (1.6e-13 at 6), so results are accurate to rounding (~1e-15
+// relative in double); float stops at 6 to save divisions in the hot kernel.
+template <class T>
+GPO_NB_HD inline T digamma(T x) {
+    using std::log;
+    if (!(x > T(0))) return std::numeric_limits<T>::quiet_NaN();
+    T acc = T(0);
+    const T shift_to = sizeof(T) == sizeof(float) ? T(6) : T(10);
+    while (x < shift_to) {
+        acc -= T(1) / x;
+        x += T(1);
+    }
+    T f = T(1) / (x * x);
+    T series = f * (T(-1.0 / 12) +
+                    f * (T(1.0 / 120) +
+                         f * (T(-1.0 / 252) +
+                              f * (T(1.0 / 240) + f * (T(-1.0 / 132) + f * (T(691.0 / 32760) + f * T(-1.0 / 12)))))));
+    return acc + log(x) - T(0.5) / x + series;
+}
+
+// One gene's log GammaPoisson(x; c, r) with r = max(c / mu1, 1e-6), mu1 = mu + 1e-4:
+//   lgamma(x+c) - lgamma(c) - lgamma(x+1) + c log r - (c+x) log(1+r)   (log1p for accuracy at small r)
+template <class T>
+GPO_NB_HD inline T nb_term(T x, T c, T mu1) {
+    using std::lgamma;
+    using std::log;
+    using std::log1p;
+    T q = c / mu1;
+    T r = q >= T(kNbMinRate) ? q : T(kNbMinRate);
+    T lg = x == T(0) ? T(0) : lgamma(x + c) - lgamma(c) - lgamma(x + T(1));  // exactly 0 at x = 0 (lgamma(1) = 0)
+    return lg + c * log(r) - (c + x) * log1p(r);
+}
+
+// Partial derivatives of nb_term with respect to c and mu1. The clamp's gradient is torch's: it passes where
+// q = c/mu1 >= 1e-6. With the clamp inactive (r = q) the chain rule through q simplifies to
+//   d/dc   = psi(x+c) - psi(c) + log(c/(c+mu1)) + (mu1 - x)/(mu1 + c)
+//   d/dmu1 = c (x - mu1) / (mu1 (mu1 + c))
+// [from d/dr = c/r - (c+x)/(1+r), dq/dc = 1/mu1, dq/dmu1 = -q/mu1]; with the clamp active (r = 1e-6, constant)
+//   d/dc   = psi(x+c) - psi(c) + log r - log(1+r),  d/dmu1 = 0.
+template <class T>
+GPO_NB_HD inline T nb_term_dc(T x, T c, T mu1) {
+    using std::log;
+    using std::log1p;
+    T psi = x == T(0) ? T(0) : digamma(x + c) - digamma(c);  // most counts are 0
+    if (c / mu1 >= T(kNbMinRate)) return psi + log(c / (c + mu1)) + (mu1 - x) / (mu1 + c);
+    return psi + log(T(kNbMinRate)) - log1p(T(kNbMinRate));
+}
+
+template <class T>
+GPO_NB_HD inline T nb_term_dmu1(T x, T c, T mu1) {
+    if (c / mu1 >= T(kNbMinRate)) return c * (x - mu1) / (mu1 * (mu1 + c));
+    return T(0);
+}
+
+// out (R), lse (R) from logits (R, G), log_theta (G), counts (B, G), library (B); R = P * B, row r uses counts
+// row b = r % B:
+//   lse[r] = log sum_g exp(logits[r, g]);  rho = exp(logits[r, :] - lse[r]);  c = exp(log_theta)
+//   out[r] = sum_g nb_term(counts[b, g], c[g], library[b] * rho[g] + 1e-4)
+// lse is kept for the backward.
+template <class T>
+void nb_log_prob_softmax_forward(T* out, T* lse, const T* logits, const T* log_theta, const T* counts,
+                                 const T* library, int64_t R, int64_t B, int64_t G) {
+    for (int64_t r = 0; r < R; ++r) {
+        const T* l = logits + r * G;
+        const T* x = counts + (r % B) * G;
+        T lib = library[r % B];
+        T m = l[0];
+        for (int64_t g = 1; g < G; ++g) m = std::max(m, l[g]);
+        T sum = 0;
+        for (int64_t g = 0; g < G; ++g) sum += std::exp(l[g] - m);
+        T L = m + std::log(sum);
+        T acc = 0;
+        for (int64_t g = 0; g < G; ++g) {
+            T mu1 = lib * std::exp(l[g] - L) + T(kNbMuShift);
+            acc += nb_term(x[g], std::exp(log_theta[g]), mu1);
+        }
+        out[r] = acc;
+        lse[r] = L;
+    }
+}
+
+// dlogits (R, G) += dout[r] * rho_k (a_k - sum_g a_g rho_g), a_g = library[b] * d nb_term / d mu1 (softmax
+// backward); dlog_theta (G) += sum_r dout[r] * c_g * d nb_term / d c. Either gradient may be null.
+// dout (R), lse (R) from the forward; other shapes as in the forward.
+template <class T>
+void nb_log_prob_softmax_backward(T* dlogits, T* dlog_theta, const T* dout, const T* lse, const T* logits,
+                                  const T* log_theta, const T* counts, const T* library, int64_t R, int64_t B,
+                                  int64_t G) {
+    std::vector<T> rho(G), a(G);
+    for (int64_t r = 0; r < R; ++r) {
+        const T* l = logits + r * G;
+        const T* x = counts + (r % B) * G;
+        T lib = library[r % B], d = dout[r];
+        T dot = 0;
+        for (int64_t g = 0; g < G; ++g) {
+            T c = std::exp(log_theta[g]);
+            rho[g] = std::exp(l[g] - lse[r]);
+            T mu1 = lib * rho[g] + T(kNbMuShift);
+            a[g] = lib * nb_term_dmu1(x[g], c, mu1);
+            dot += a[g] * rho[g];
+            if (dlog_theta) dlog_theta[g] += d * c * nb_term_dc(x[g], c, mu1);
+        }
+        if (dlogits)
+            for (int64_t g = 0; g < G; ++g) dlogits[r * G + g] += d * rho[g] * (a[g] - dot);
+    }
+}
+
+}  // namespace gpo::cpu

@@ -18,6 +18,8 @@ class Adam {
     int64_t steps() const { return step_; }
     Tensor& exp_avg() { return m_; }
     Tensor& exp_avg_sq() { return v_; }
+    const Tensor& exp_avg() const { return m_; }
+    const Tensor& exp_avg_sq() const { return v_; }
     void set_steps(int64_t s) { step_ = s; }
     const AdamConfig& config() const { return cfg_; }
     void to(Device device);

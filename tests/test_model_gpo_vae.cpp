@@ -70,12 +70,12 @@ Batch tiny_batch(const GpoVaeConfig& c, bool all_rows) {
     return b;
 }
 
-struct Run {
+struct LossAndGrads {
     double loss;
     std::vector<double> grads;
 };
 
-Run run_once(const GpoVaeConfig& c, ParamStore& ps, const GpoVae& m, const Batch& b) {
+LossAndGrads run_once(const GpoVaeConfig& c, ParamStore& ps, const GpoVae& m, const Batch& b) {
     ps.zero_grad();
     Tape tape;
     LossTerms t = m.loss(tape, ps, b, RngKey{7, 0}, 3);
@@ -96,7 +96,7 @@ TEST(ModelGpoVae, WholeLossGradientMatchesFiniteDifferences) {
     Tensor W = ps.value(m.mask_logits());
     W.copy_from(random_tensor(W.shape, DType::F64, 46, -2, 2));
     Batch b = tiny_batch(c, false);
-    Run r = run_once(c, ps, m, b);
+    LossAndGrads r = run_once(c, ps, m, b);
     ASSERT_TRUE(std::isfinite(r.loss));
 
     // Central differences over every parameter except the mask logits, whose analytic gradient follows the
@@ -143,8 +143,8 @@ TEST(ModelGpoVae, PresentRowsOnlyEqualsAllRows) {
     m.init_params(ps, 9);
     Tensor W = ps.value(m.mask_logits());
     W.copy_from(random_tensor(W.shape, DType::F64, 47, -2, 2));
-    Run subset = run_once(c, ps, m, tiny_batch(c, false));
-    Run full = run_once(c, ps, m, tiny_batch(c, true));
+    LossAndGrads subset = run_once(c, ps, m, tiny_batch(c, false));
+    LossAndGrads full = run_once(c, ps, m, tiny_batch(c, true));
     // Same arithmetic on the same rows; only summation order of unused (zero) contributions differs.
     EXPECT_NEAR(subset.loss, full.loss, 1e-10 * std::fabs(full.loss));
     ASSERT_EQ(subset.grads.size(), full.grads.size());

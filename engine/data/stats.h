@@ -1,10 +1,6 @@
-// Statistics used by preprocessing and evaluation: median (lower median, as torch), MAD, mean/unbiased std,
-// Wilcoxon rank-sum test (normal approximation, as scanpy's rank_genes_groups without tie correction),
-// Same test from already sorted samples (ascending), O(n1 + n2): used when one group (the controls) is shared by
-// many comparisons and sorted once.
-double wilcoxon_ranksum_p_sorted(const std::vector<double>& a_sorted, const std::vector<double>& b_sorted,
-                                 double* z_out = nullptr);
-// Benjamini-Hochberg adjustment, the standard normal CDF.
+// Statistics used by preprocessing and evaluation: median (lower median, as torch), MAD, the Wilcoxon rank-sum
+// test (normal approximation, as scanpy's rank_genes_groups without tie correction), Benjamini-Hochberg
+// adjustment, the standard normal CDF.
 #pragma once
 #include <vector>
 

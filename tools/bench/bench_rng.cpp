@@ -1,0 +1,40 @@
+// Microbenchmarks of the RNG fills at reference scale: uniform and normal noise for 5 particles x T = 1,546
+// treatments x 1,546 (the relaxed-Bernoulli mask noise), and a gamma + Poisson fill of 2,500 x 8,563 (negative-binomial
+// counts as Poisson(Gamma)). GB/s counts the bytes written and read (f32).
+#include "engine/rng.h"
+#include "tools/bench/bench_util.h"
+
+using namespace gpo;
+
+static gpo::bench::Registrar reg([] {
+    const int64_t P = 5, T = 1546, N = 2500, G = 8563;
+    const std::string shape_noise = std::to_string(P) + "x" + std::to_string(T) + "x" + std::to_string(T);
+    const double noise_bytes = 4.0 * P * T * T;
+    gpo::bench::add("rng_uniform", shape_noise, {0, noise_bytes}, [=](Device dev) {
+        auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
+        return std::function<void()>([=] { rng_uniform(*out, {1, 0}, 0); });
+    });
+    gpo::bench::add("rng_normal", shape_noise, {0, noise_bytes}, [=](Device dev) {
+        auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
+        return std::function<void()>([=] { rng_normal(*out, {1, 1}, 0); });
+    });
+    // Gamma reads shape and rate and writes; Poisson reads the gamma draws and writes: 5 f32 per element.
+    const std::string shape_counts = std::to_string(N) + "x" + std::to_string(G);
+    gpo::bench::add("rng_gamma_poisson", shape_counts, {0, 5 * 4.0 * N * G}, [=](Device dev) {
+        // NB-like parameters: shape (inverse dispersion) in [0.2, 5], rate = shape / mean with means in [0.05, 50].
+        std::vector<double> shape((size_t)(N * G)), rate((size_t)(N * G));
+        for (size_t i = 0; i < shape.size(); ++i) {
+            double k = 0.2 + 4.8 * (double)(i % 97) / 96.0, mean = 0.05 + 49.95 * (double)(i % 89) / 88.0;
+            shape[i] = k;
+            rate[i] = k / mean;
+        }
+        auto S = std::make_shared<Tensor>(Tensor::from_vector({N, G}, shape, DType::F32).to(dev));
+        auto R = std::make_shared<Tensor>(Tensor::from_vector({N, G}, rate, DType::F32).to(dev));
+        auto g = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
+        auto c = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
+        return std::function<void()>([=] {
+            rng_gamma(*g, *S, *R, {2, 0}, 0);
+            rng_poisson(*c, *g, {2, 1}, 0);
+        });
+    });
+});

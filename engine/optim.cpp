@@ -1,0 +1,87 @@
+// Adam over a ParamStore's flat buffers, global L2 norm and global-norm gradient clipping (see optim.h);
+// kernels: kernels/cpu/optim.h, kernels/cuda/optim.cu.
+#include "engine/optim.h"
+
+#include <cmath>
+
+#include "engine/ops/dispatch.h"
+#include "kernels/cpu/optim.h"
+#include "kernels/cuda/optim.h"
+
+namespace gpo {
+
+Adam::Adam(const AdamConfig& cfg, const ParamStore& params) : cfg_(cfg) {
+    GPO_CHECK(params.finalized(), "Adam: the parameter store is not finalized");
+    GPO_CHECK(cfg.lr >= 0 && cfg.eps >= 0 && cfg.weight_decay >= 0 && cfg.beta1 >= 0 && cfg.beta1 < 1 &&
+                  cfg.beta2 >= 0 && cfg.beta2 < 1,
+              "Adam: invalid config lr " << cfg.lr << ", betas (" << cfg.beta1 << ", " << cfg.beta2 << "), eps "
+                                         << cfg.eps << ", weight_decay " << cfg.weight_decay);
+    const Tensor& p = params.values();
+    m_ = Tensor::zeros(p.shape, p.dtype, p.device);
+    v_ = Tensor::zeros(p.shape, p.dtype, p.device);
+}
+
+void Adam::step(ParamStore& params) {
+    Tensor& p = params.values();
+    const Tensor& g = params.grads();
+    GPO_CHECK(p.shape == m_.shape && p.dtype == m_.dtype && p.device == m_.device && g.shape == p.shape,
+              "Adam::step: parameters " << p.describe() << " / gradients " << g.describe() << " but state "
+                                        << m_.describe());
+    ++step_;
+    const double bc1 = 1.0 - std::pow(cfg_.beta1, (double)step_);
+    const double bc2 = 1.0 - std::pow(cfg_.beta2, (double)step_);
+    const double step_size = cfg_.lr / bc1, bc2_sqrt = std::sqrt(bc2);
+    const int64_t n = p.numel();
+    if (p.is_cuda()) {
+        GPO_CUDA(cuda::adam_step(p.f32(), m_.f32(), v_.f32(), g.f32(), n, (float)step_size, (float)cfg_.beta1,
+                                 (float)cfg_.beta2, (float)cfg_.eps, (float)cfg_.weight_decay, (float)bc2_sqrt));
+        return;
+    }
+    ops::dispatch_cpu(p, "adam_step", [&](auto tag) {
+        using T = decltype(tag);
+        cpu::adam_step<T>(p.ptr<T>(), m_.ptr<T>(), v_.ptr<T>(), g.ptr<T>(), n, (T)step_size, (T)cfg_.beta1,
+                          (T)cfg_.beta2, (T)cfg_.eps, (T)cfg_.weight_decay, (T)bc2_sqrt);
+    });
+}
+
+void Adam::to(Device device) {
+    GPO_CHECK(!(device == Device::CUDA && m_.dtype != DType::F32), "Adam: CUDA state must be f32");
+    m_ = m_.to(device);
+    v_ = v_.to(device);
+}
+
+double global_l2_norm(const Tensor& x) {
+    if (x.is_cuda()) {
+        GPO_CHECK(x.dtype == DType::F32, "global_l2_norm: CUDA tensors must be f32, got " << x.describe());
+        double s = 0;
+        GPO_CUDA(s = cuda::sum_squares(x.f32(), x.numel()));
+        return std::sqrt(s);
+    }
+    double s = 0;
+    ops::dispatch_cpu(x, "global_l2_norm", [&](auto tag) {
+        using T = decltype(tag);
+        s = cpu::sum_squares<T>(x.ptr<T>(), x.numel());
+    });
+    return std::sqrt(s);
+}
+
+double clip_grad_norm(ParamStore& params, double max_norm) {
+    Tensor& g = params.grads();
+    const double total = global_l2_norm(g);
+    // torch.nn.utils.clip_grad_norm_: coef = max_norm / (total + 1e-6), clamped to at most 1; applied only when
+    // it is below 1 (multiplying by 1 changes nothing). A NaN norm makes every gradient NaN, as in torch.
+    const double coef = max_norm / (total + 1e-6);
+    if (!(coef >= 1.0)) {
+        if (g.is_cuda()) {
+            GPO_CUDA(cuda::scale(g.f32(), (float)coef, g.numel()));
+        } else {
+            ops::dispatch_cpu(g, "clip_grad_norm", [&](auto tag) {
+                using T = decltype(tag);
+                cpu::scale<T>(g.ptr<T>(), (T)coef, g.numel());
+            });
+        }
+    }
+    return total;
+}
+
+}  // namespace gpo

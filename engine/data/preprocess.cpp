@@ -79,7 +79,7 @@ Dataset preprocess_dataset(const json& cfg) {
     for (const std::string& c : {filter_col, qc_col, doublet_col})
         if (!c.empty()) ro.obs_columns.push_back(c);
     if (!ext_col.empty()) ro.var_columns = {ext_col};
-    else ro.var_columns = {"__none__"};  // read no var columns (only the index)
+    else ro.var_columns = {io::kNoColumns};  // read no var columns (only the index)
     ro.read_uns = false;
     io::AnnData ad = io::h5ad_read(ds.source, ro);
     const std::string& file = ds.source;

@@ -5,10 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf .devrun && mkdir -p .devrun/build .devrun/lib
 for f in build/gpo-engine build/gpo_tests build/gpo_parity_tests build/bench_*; do
-    [ -x "$f" ] && cp "$f" .devrun/build/
+    [ -x "$f" ] && cp -a "$f" .devrun/build/ && strip "$f" -o .devrun/build/$(basename "$f") && touch -r "$f" .devrun/build/$(basename "$f")
 done
-cp build/CTestTestfile.cmake build/*_include.cmake .devrun/build/ 2>/dev/null || true
-cp build/*_tests*.cmake .devrun/build/ 2>/dev/null || true
+cp -a build/CTestTestfile.cmake build/*_include.cmake .devrun/build/ 2>/dev/null || true
+cp -a build/*_tests.cmake .devrun/build/ 2>/dev/null || true
 # Shared libraries from Debian packages (HDF5, OpenBLAS, gfortran, ...); CUDA libraries come from the machine.
 for f in .devrun/build/*; do
     [ -x "$f" ] || continue

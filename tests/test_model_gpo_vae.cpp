@@ -168,3 +168,27 @@ TEST(ModelGpoVae, SameSeedSameLossDifferentSeedDifferent) {
     EXPECT_EQ(loss_for(1), loss_for(1));
     EXPECT_NE(loss_for(1), loss_for(2));
 }
+
+TEST(ModelGpoVae, ControlOnlyBatchHasFiniteLossAndGradients) {
+    GpoVaeConfig c = tiny_config();
+    ParamStore ps;
+    GpoVae m(c, ps);
+    ps.finalize(Device::CPU, DType::F64);
+    m.init_params(ps, 13);
+    Batch b = tiny_batch(c, false);
+    // Every cell a control: no perturbation row is present.
+    b.present.clear();
+    std::vector<std::vector<std::pair<int, double>>> empty(6);
+    b.D_sub = ops::Dosage::from_lists(empty, 0, DType::F64);
+    b.D_plate = b.D_sub;
+    LossAndGrads r = run_once(c, ps, m, b);
+    EXPECT_TRUE(std::isfinite(r.loss));
+    for (double g : r.grads) ASSERT_TRUE(std::isfinite(g));
+    // The mask logits get gradient only from the sparsity term: lambda_s * sigmoid'(W) / T^2 each.
+    const ParamStore::Entry& w = ps.entries()[m.mask_logits()];
+    std::vector<double> W = ps.value(m.mask_logits()).to_vector();
+    for (int64_t k = 0; k < shape_numel(w.shape); ++k) {
+        double s = 1.0 / (1.0 + std::exp(-W[k]));
+        EXPECT_NEAR(r.grads[w.offset + k], c.sparsity_coeff * s * (1 - s) / (double)(c.T * c.T), 1e-12);
+    }
+}

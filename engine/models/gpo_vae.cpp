@@ -87,25 +87,29 @@ GpoVae::GuidePass GpoVae::guide(Tape& tape, const ParamStore& ps, const Batch& b
     const Device dev = ps.values().device;
     GuidePass g;
 
-    // q(M): straight-through relaxed Bernoulli on the present rows. Noise is indexed in the full (P, T, T) space so
-    // the subset computation equals the full one exactly.
-    ops::Dosage sel = selection(batch.present, T, dt, dev);
-    g.W_rows = ops::dosage_gather(tape, What, sel);  // (R, T)
-    Tensor u_full = draw({P, T, T}, dt, dev, key, NOISE_MASK, pass, step, false);
-    Tensor u_rows = tape.value(ops::dosage_gather(tape, tape.constant(u_full), sel));  // (P, R, T)
-    g.M = ops::relaxed_bernoulli_st(tape, g.W_rows, u_rows, cfg_.temperature);
+    if (R == 0) {  // only control cells: no mask, embedding or GRN row enters the loss
+        g.zp = tape.constant(Tensor::zeros({P * B, T}, dt, dev));
+    } else {
+        // q(M): straight-through relaxed Bernoulli on the present rows. Noise is indexed in the full (P, T, T) space so
+        // the subset computation equals the full one exactly.
+        ops::Dosage sel = selection(batch.present, T, dt, dev);
+        g.W_rows = ops::dosage_gather(tape, What, sel);  // (R, T)
+        Tensor u_full = draw({P, T, T}, dt, dev, key, NOISE_MASK, pass, step, false);
+        Tensor u_rows = tape.value(ops::dosage_gather(tape, tape.constant(u_full), sel));  // (P, R, T)
+        g.M = ops::relaxed_bernoulli_st(tape, g.W_rows, u_rows, cfg_.temperature);
 
-    // q(E | M): rows [M_t ; e_t] through one shared MLP.
-    Var M2 = ops::reshape(tape, g.M, {P * R, T});
-    Var pre = trunk_block(tape, ps, emb_enc_.trunk, 0, M2);
-    Var onehot_rows = ops::dosage_gather(tape, ps.on_tape(tape, onehot_), sel);  // (R, H)
-    pre = ops::add(tape, pre, repeat_particles(tape, onehot_rows, P));
-    g.qE = gaussian_head_finish(tape, ps, emb_enc_, pre);
-    Tensor epsE_full = draw({P, T, T}, dt, dev, key, NOISE_EMB, pass, step, true);
-    Tensor epsE = tape.value(ops::dosage_gather(tape, tape.constant(epsE_full), sel)).reshape({P * R, T});
-    g.E = ops::gaussian_sample(tape, g.qE.mean, g.qE.scale, epsE);
-    Var ME = ops::reshape(tape, ops::mul(tape, M2, g.E), {P, R, T});
-    g.zp = ops::reshape(tape, ops::dosage_gather(tape, ME, batch.D_sub), {P * B, T});
+        // q(E | M): rows [M_t ; e_t] through one shared MLP.
+        Var M2 = ops::reshape(tape, g.M, {P * R, T});
+        Var pre = trunk_block(tape, ps, emb_enc_.trunk, 0, M2);
+        Var onehot_rows = ops::dosage_gather(tape, ps.on_tape(tape, onehot_), sel);  // (R, H)
+        pre = ops::add(tape, pre, repeat_particles(tape, onehot_rows, P));
+        g.qE = gaussian_head_finish(tape, ps, emb_enc_, pre);
+        Tensor epsE_full = draw({P, T, T}, dt, dev, key, NOISE_EMB, pass, step, true);
+        Tensor epsE = tape.value(ops::dosage_gather(tape, tape.constant(epsE_full), sel)).reshape({P * R, T});
+        g.E = ops::gaussian_sample(tape, g.qE.mean, g.qE.scale, epsE);
+        Var ME = ops::reshape(tape, ops::mul(tape, M2, g.E), {P, R, T});
+        g.zp = ops::reshape(tape, ops::dosage_gather(tape, ME, batch.D_sub), {P * B, T});
+    }
 
     // q(qcE): a Gaussian from an MLP of a constant ones input, P samples.
     Var ones = tape.constant(Tensor::full({1, L}, 1.0, dt).to(dev));
@@ -183,22 +187,25 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
     // ---------------------------------------------------------------- KL-type terms (§4.2)
     Var kz = ops::sum_all(tape, ops::sub(tape, ops::std_normal_log_prob(tape, zb),
                                          ops::gaussian_log_prob(tape, zb, g.qz.mean, g.qz.scale)));
-    // Mask: per-row sums of log p(M) - log q(M), then plate-weighted per cell (w = 1/N_t).
-    Var prior_logits = tape.constant(
-        Tensor::full({R, T}, std::log(cfg_.mask_prior / (1.0 - cfg_.mask_prior)), dt).to(dev));
-    Var mdiff = ops::sub(tape, ops::bernoulli_log_prob(tape, g.M, prior_logits, false),
-                         ops::bernoulli_log_prob(tape, g.M, g.W_rows, true));  // (P, R, T)
-    Var km = ops::sum_all(tape, ops::dosage_gather(tape, ops::reshape(tape, ops::sum(tape, mdiff, 2), {P, R, 1}),
+    // Mask and embedding: per-row sums of log p - log q, then plate-weighted per cell (w = 1/N_t).
+    Var km, ke;
+    if (R > 0) {
+        Var prior_logits = tape.constant(
+            Tensor::full({R, T}, std::log(cfg_.mask_prior / (1.0 - cfg_.mask_prior)), dt).to(dev));
+        Var mdiff = ops::sub(tape, ops::bernoulli_log_prob(tape, g.M, prior_logits, false),
+                             ops::bernoulli_log_prob(tape, g.M, g.W_rows, true));  // (P, R, T)
+        km = ops::sum_all(tape, ops::dosage_gather(tape, ops::reshape(tape, ops::sum(tape, mdiff, 2), {P, R, 1}),
                                                   batch.D_plate));
-    Var E_prior = cfg_.embedding_prior_scale == 1.0
-                      ? ops::std_normal_log_prob(tape, g.E)
-                      : ops::gaussian_log_prob(
-                            tape, g.E, tape.constant(Tensor::zeros({P * R, T}, dt, dev)),
-                            tape.constant(Tensor::full({P * R, T}, cfg_.embedding_prior_scale, dt).to(dev)));
-    Var ediff = ops::reshape(tape, ops::sub(tape, E_prior, ops::gaussian_log_prob(tape, g.E, g.qE.mean, g.qE.scale)),
-                             {P, R, T});
-    Var ke = ops::sum_all(tape, ops::dosage_gather(tape, ops::reshape(tape, ops::sum(tape, ediff, 2), {P, R, 1}),
+        Var E_prior = cfg_.embedding_prior_scale == 1.0
+                          ? ops::std_normal_log_prob(tape, g.E)
+                          : ops::gaussian_log_prob(
+                                tape, g.E, tape.constant(Tensor::zeros({P * R, T}, dt, dev)),
+                                tape.constant(Tensor::full({P * R, T}, cfg_.embedding_prior_scale, dt).to(dev)));
+        Var ediff = ops::reshape(tape, ops::sub(tape, E_prior, ops::gaussian_log_prob(tape, g.E, g.qE.mean, g.qE.scale)),
+                                 {P, R, T});
+        ke = ops::sum_all(tape, ops::dosage_gather(tape, ops::reshape(tape, ops::sum(tape, ediff, 2), {P, R, 1}),
                                                   batch.D_plate));
+    }
     // qcE: only failing cells carry it, weight 1/N_fail(split): total = (sum_n q_n / N_fail) * sum_p K_p.
     Var kqc;
     if (batch.n_fail_split > 0 && n_fail > 0) {
@@ -206,8 +213,8 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
                              ops::gaussian_log_prob(tape, g.qcE, g.qqc.mean, g.qqc.scale));
         kqc = ops::scale(tape, ops::sum_all(tape, qdiff), n_fail / batch.n_fail_split);
     }
-    std::vector<Var> elbo_terms = {kz, km, ke};
-    for (Var v : {recon_good, recon_bad, kqc})
+    std::vector<Var> elbo_terms = {kz};
+    for (Var v : {recon_good, recon_bad, km, ke, kqc})
         if (v.valid()) elbo_terms.push_back(v);
     Var elbo_sum = elbo_terms[0];
     for (size_t i = 1; i < elbo_terms.size(); ++i) elbo_sum = ops::add(tape, elbo_sum, elbo_terms[i]);
@@ -246,10 +253,13 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
     // ---------------------------------------------------------------- GRN-aligned loss (§4.4) and sparsity (§4.5)
     Var grn;
     if (cfg_.gloss_coeff != 0.0) {
-        std::vector<int32_t> rows(batch.present.begin(), batch.present.end());
-        Tensor rows_t = Tensor::from_ints({R}, rows).to(dev);
-        Var S_rows = ops::grn_khop_rows(tape, What, rows_t, cfg_.hops);  // (R, T)
-        Var pred = ops::dosage_gather(tape, S_rows, batch.D_sub);         // (B, T)
+        Var pred = tape.constant(Tensor::zeros({B, T}, dt, dev));  // control cells: d S = 0
+        if (R > 0) {
+            std::vector<int32_t> rows(batch.present.begin(), batch.present.end());
+            Tensor rows_t = Tensor::from_ints({R}, rows).to(dev);
+            Var S_rows = ops::grn_khop_rows(tape, What, rows_t, cfg_.hops);  // (R, T)
+            pred = ops::dosage_gather(tape, S_rows, batch.D_sub);             // (B, T)
+        }
         std::vector<double> tgt = batch.delta.to_vector();
         for (double& v : tgt) v -= cfg_.tau;
         Tensor target = Tensor::from_vector(batch.delta.shape, tgt, dt).to(dev);

@@ -2,7 +2,9 @@
 #include "engine/ops/dispatch.h"
 
 #include "kernels/cpu/basic.h"
+#include "kernels/cpu/linear.h"
 #include "kernels/cuda/basic.h"
+#include "kernels/cuda/linear.h"
 
 namespace gpo::ops {
 
@@ -16,6 +18,18 @@ void accumulate(Tensor& out, const Tensor& x, double a) {
     dispatch_cpu(out, "accumulate", [&](auto tag) {
         using T = decltype(tag);
         cpu::axpy<T>(out.ptr<T>(), x.ptr<T>(), (T)a, out.numel());
+    });
+}
+
+void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const Tensor& A, const Tensor& B, double beta,
+          Tensor& C) {
+    if (C.is_cuda()) {
+        GPO_CUDA(cuda::gemm(ta, tb, M, N, K, (float)alpha, A.f32(), B.f32(), (float)beta, C.f32()));
+        return;
+    }
+    dispatch_cpu(C, "gemm", [&](auto tag) {
+        using T = decltype(tag);
+        cpu::gemm(ta, tb, M, N, K, (T)alpha, A.ptr<T>(), B.ptr<T>(), (T)beta, C.ptr<T>());
     });
 }
 

@@ -47,6 +47,10 @@ inline void check_ndim(const char* op, const char* what, const Tensor& t, int nd
     GPO_CHECK(t.ndim() == nd, "op " << op << ": " << what << " must have " << nd << " dims, got " << t.describe());
 }
 
+// C (M, N) = alpha op(A) op(B) + beta C on whichever device the tensors live (CBLAS or cuBLAS), row-major.
+void gemm(bool trans_a, bool trans_b, int M, int N, int K, double alpha, const Tensor& A, const Tensor& B,
+          double beta, Tensor& C);
+
 // out += a * x (same shape, device, dtype): the gradient accumulation every backward uses.
 void accumulate(Tensor& out, const Tensor& x, double a = 1.0);
 

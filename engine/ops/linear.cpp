@@ -7,19 +7,6 @@
 
 namespace gpo::ops {
 
-// C (M, N) (+)= alpha op(A) op(B) on whichever device the tensors live.
-static void gemm_any(bool ta, bool tb, int M, int N, int K, double alpha, const Tensor& A, const Tensor& B,
-                     double beta, Tensor& C) {
-    if (C.is_cuda()) {
-        GPO_CUDA(cuda::gemm(ta, tb, M, N, K, (float)alpha, A.f32(), B.f32(), (float)beta, C.f32()));
-        return;
-    }
-    dispatch_cpu(C, "matmul", [&](auto tag) {
-        using T = decltype(tag);
-        cpu::gemm(ta, tb, M, N, K, (T)alpha, A.ptr<T>(), B.ptr<T>(), (T)beta, C.ptr<T>());
-    });
-}
-
 Var matmul(Tape& tape, Var a, Var b, bool trans_a, bool trans_b) {
     const Tensor& A = tape.value(a);
     const Tensor& B = tape.value(b);
@@ -33,20 +20,20 @@ Var matmul(Tape& tape, Var a, Var b, bool trans_a, bool trans_b) {
                                                                    << ", B " << shape_str(B.shape) << ")");
     Tensor C = Tensor::empty({M, N}, A.dtype, A.device);
     if (K == 0) C.zero_();
-    else gemm_any(trans_a, trans_b, (int)M, (int)N, (int)K, 1.0, A, B, 0.0, C);
+    else gemm(trans_a, trans_b, (int)M, (int)N, (int)K, 1.0, A, B, 0.0, C);
 
     return tape.record("matmul", C, {a, b}, [a, b, trans_a, trans_b, M, N, K](Tape& t, const Tensor& dC) {
         const Tensor& A = t.value(a);
         const Tensor& B = t.value(b);
         if (Tensor* dA = t.grad_target(a)) {
             // dop(A) = dC op(B)^T  (M, K); if A was transposed, dA = dop(A)^T = op(B) dC^T.
-            if (!trans_a) gemm_any(false, !trans_b, (int)M, (int)K, (int)N, 1.0, dC, B, 1.0, *dA);
-            else gemm_any(trans_b, true, (int)K, (int)M, (int)N, 1.0, B, dC, 1.0, *dA);
+            if (!trans_a) gemm(false, !trans_b, (int)M, (int)K, (int)N, 1.0, dC, B, 1.0, *dA);
+            else gemm(trans_b, true, (int)K, (int)M, (int)N, 1.0, B, dC, 1.0, *dA);
         }
         if (Tensor* dB = t.grad_target(b)) {
             // dop(B) = op(A)^T dC  (K, N); if B was transposed, dB = dC^T op(A).
-            if (!trans_b) gemm_any(!trans_a, false, (int)K, (int)N, (int)M, 1.0, A, dC, 1.0, *dB);
-            else gemm_any(true, trans_a, (int)N, (int)K, (int)M, 1.0, dC, A, 1.0, *dB);
+            if (!trans_b) gemm(!trans_a, false, (int)K, (int)N, (int)M, 1.0, A, dC, 1.0, *dB);
+            else gemm(true, trans_a, (int)N, (int)K, (int)M, 1.0, dC, A, 1.0, *dB);
         }
     });
 }

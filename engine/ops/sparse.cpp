@@ -102,19 +102,6 @@ Var dosage_gather(Tape& tape, Var x, const Dosage& D) {
 }
 
 // ---------------------------------------------------------------------------- grn_khop_rows
-// C (M, N) (+)= alpha op(A) op(B) on whichever device the tensors live.
-static void gemm_any(bool ta, bool tb, int M, int N, int K, double alpha, const Tensor& A, const Tensor& B,
-                     double beta, Tensor& C) {
-    if (C.is_cuda()) {
-        GPO_CUDA(cuda::gemm(ta, tb, M, N, K, (float)alpha, A.f32(), B.f32(), (float)beta, C.f32()));
-        return;
-    }
-    dispatch_cpu(C, "grn_khop_rows", [&](auto tag) {
-        using V = decltype(tag);
-        cpu::gemm(ta, tb, M, N, K, (V)alpha, A.ptr<V>(), B.ptr<V>(), (V)beta, C.ptr<V>());
-    });
-}
-
 static void gather_rows_any(Tensor& out, const Tensor& A, const Tensor& rows, int64_t R, int64_t cols) {
     if (A.is_cuda()) {
         GPO_CUDA(cuda::gather_rows(out.f32(), A.f32(), rows.i32(), R, cols));
@@ -163,7 +150,7 @@ Var grn_khop_rows(Tape& tape, Var a, const Tensor& rows, int hops) {
     for (int k = 1; k <= K; ++k) {
         Tensor prev = Rs.view((int64_t)(k - 1) * R * T, {R, T});
         Tensor next = Rs.view((int64_t)k * R * T, {R, T});
-        gemm_any(false, false, (int)R, (int)T, (int)T, invT, prev, A, 0.0, next);
+        gemm(false, false, (int)R, (int)T, (int)T, invT, prev, A, 0.0, next);
         accumulate(S, next);
     }
     return tape.record("grn_khop_rows", S, {a}, [a, rows, Rs, K, R, T, invT](Tape& t, const Tensor& dS) {
@@ -176,11 +163,11 @@ Var grn_khop_rows(Tape& tape, Var a, const Tensor& rows, int hops) {
         for (int k = K; k >= 1; --k) {
             Tensor g = Gs.view((int64_t)(k - 1) * R * T, {R, T});
             g.copy_from(dS);
-            gemm_any(false, true, (int)R, (int)T, (int)T, invT, Gs.view((int64_t)k * R * T, {R, T}), A, 1.0, g);
+            gemm(false, true, (int)R, (int)T, (int)T, invT, Gs.view((int64_t)k * R * T, {R, T}), A, 1.0, g);
         }
         // dA += sum_{k=1..K} R_k^T G_{k+1} / T: one GEMM over the stacked (K R) inner dimension.
         if (K > 0 && R > 0)
-            gemm_any(true, false, (int)T, (int)T, (int)(K * R), invT, Rs.view(0, {K * R, T}),
+            gemm(true, false, (int)T, (int)T, (int)(K * R), invT, Rs.view(0, {K * R, T}),
                      Gs.view(R * T, {K * R, T}), 1.0, *dA);
         // dA[rows, :] += G_1 (the gather that made R_1).
         scatter_add_rows_any(*dA, Gs.view(0, {R, T}), rows, R, T);

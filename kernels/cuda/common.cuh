@@ -33,7 +33,16 @@ inline unsigned grid_for(long long n, int block = BLOCK) {
     return (unsigned)g;
 }
 
+// Element-wise max for CUB block reductions.
+struct MaxOp {
+    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
 }  // namespace gpo::cuda
+
+// Grid-stride loop over [0, n): `GRID_STRIDE(i, n) { ... }`.
+#define GRID_STRIDE(i, n) \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
 #define CUDA_CHECK(expr)                                                                                \
     do {                                                                                                \

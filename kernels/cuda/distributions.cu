@@ -23,9 +23,6 @@ __device__ inline float relaxed_s(float w, float u, float temperature) {
 }
 }  // namespace
 
-#define GRID_STRIDE(i, n) \
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 // ---------------------------------------------------------------------------- kernels
 __global__ void gaussian_sample_forward_kernel(float* z, const float* mu, const float* scale, const float* eps,
                                                int64_t n) {
@@ -139,7 +136,6 @@ __global__ void relaxed_bernoulli_st_backward_kernel(float* dW, const float* dM,
     }
 }
 
-#undef GRID_STRIDE
 
 // ---------------------------------------------------------------------------- launchers
 void gaussian_sample_forward(float* z, const float* mu, const float* scale, const float* eps, int64_t n) {

@@ -10,13 +10,6 @@ namespace gpo::cuda {
 
 namespace {
 
-#define GRID_STRIDE(i, n) \
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
-struct MaxOp {
-    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
-};
-
 __device__ float unary_value(UnaryOp op, float x, float a, float b, float c) {
     switch (op) {
         case UnaryOp::Scale: return a * x;

@@ -11,13 +11,6 @@ namespace gpo::cuda {
 
 namespace {
 
-#define GRID_STRIDE(i, n) \
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
-struct MaxOp {
-    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
-};
-
 // A block per output pays off when the reduced slice is contiguous (inner == 1) or when there are too few
 // outputs to fill the GPU with a thread each.
 bool use_block_per_output(int64_t outer, int64_t n, int64_t inner) {

@@ -9,17 +9,6 @@ using namespace gpo;
 
 namespace {
 
-// Deterministic inputs in [lo, hi) (a small LCG; the values only need to be varied, not random).
-Tensor bench_input(const Shape& shape, uint64_t seed, double lo, double hi) {
-    std::vector<double> v((size_t)shape_numel(shape));
-    uint64_t s = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    for (double& x : v) {
-        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-        x = lo + (hi - lo) * (double)(s >> 11) * (1.0 / 9007199254740992.0);
-    }
-    return Tensor::from_vector(shape, v, DType::F32);
-}
-
 const int64_t kRows = 2560, kGenes = 8563;
 
 using OpFn = std::function<Var(Tape&, const std::vector<Var>&)>;
@@ -30,7 +19,7 @@ void add_row(const std::string& name, const std::string& shape, double bytes, st
     gpo::bench::add(name, shape, {0, bytes}, [=](Device dev) {
         std::vector<Tensor> xs;
         for (size_t i = 0; i < shapes.size(); ++i)
-            xs.push_back(bench_input(shapes[i], 7 + i, lo, hi).to(dev));
+            xs.push_back(gpo::bench::bench_input(shapes[i], 7 + i, lo, hi).to(dev));
         Tensor seed;
         {
             Tape probe;

@@ -8,22 +8,11 @@ using namespace gpo;
 
 namespace {
 
-// Deterministic inputs in [lo, hi) (a small LCG; the values only need to be varied, not random).
-Tensor bench_input(const Shape& shape, uint64_t seed, double lo, double hi) {
-    std::vector<double> v((size_t)shape_numel(shape));
-    uint64_t s = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    for (double& x : v) {
-        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-        x = lo + (hi - lo) * (double)(s >> 11) * (1.0 / 9007199254740992.0);
-    }
-    return Tensor::from_vector(shape, v, DType::F32);
-}
-
 using OpFn = std::function<Var(Tape&, Var)>;
 
 void add_row(const std::string& name, const std::string& shape, double bytes, Shape in, OpFn op, bool backward) {
     gpo::bench::add(name, shape, {0, bytes}, [=](Device dev) {
-        Tensor x = bench_input(in, 11, -3, 3).to(dev);
+        Tensor x = gpo::bench::bench_input(in, 11, -3, 3).to(dev);
         Tensor seed;
         {
             Tape probe;

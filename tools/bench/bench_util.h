@@ -52,6 +52,17 @@ inline void add(const std::string& name, const std::string& shape, Work work, Se
     });
 }
 
+// Deterministic inputs in [lo, hi) (f32, CPU; a small LCG: the values only need to be varied).
+inline Tensor bench_input(const Shape& shape, uint64_t seed, double lo, double hi) {
+    std::vector<double> v((size_t)shape_numel(shape));
+    uint64_t s = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    for (double& x : v) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        x = lo + (hi - lo) * (double)(s >> 11) * (1.0 / 9007199254740992.0);
+    }
+    return Tensor::from_vector(shape, v, DType::F32);
+}
+
 // Static registration helper: `static int reg = (register_x(), 0);`
 struct Registrar {
     explicit Registrar(std::function<void()> f) { f(); }

@@ -94,6 +94,15 @@ static const char* type_name(const json& v) {
     return "an object";
 }
 
+static bool default_is_null(const std::string& dotted_path) {
+    static const json defaults = config_defaults();
+    std::string ptr = "/" + dotted_path;
+    for (char& c : ptr)
+        if (c == '.') c = '/';
+    json::json_pointer jp(ptr);
+    return defaults.contains(jp) && defaults.at(jp).is_null();
+}
+
 void config_merge(json& base, const json& user, const std::string& where, const std::string& prefix) {
     GPO_CHECK(user.is_object(), where << ": " << (prefix.empty() ? "the config" : prefix) << " must be an object, got "
                                       << type_name(user));
@@ -106,9 +115,11 @@ void config_merge(json& base, const json& user, const std::string& where, const 
             config_merge(slot, v, where, path);
             continue;
         }
-        bool ok = slot.is_null() ? (v.is_null() || v.is_string())
-                                 : (slot.is_number() ? v.is_number()
-                                                     : std::string(type_name(slot)) == type_name(v));
+        // Optional keys (null by default) take a string or null, also after a file has set them.
+        bool optional = slot.is_null() || default_is_null(path);
+        bool ok = optional && (v.is_null() || v.is_string())
+                      ? true
+                      : (slot.is_number() ? v.is_number() : std::string(type_name(slot)) == type_name(v));
         GPO_CHECK(ok, where << ": " << path << ": expected " << (slot.is_null() ? "a string" : type_name(slot))
                             << ", got " << type_name(v) << " (" << v.dump() << ")");
         slot = v;

@@ -220,3 +220,27 @@ TEST(GradSparse, L1LossMeanGradientIsSignOverNAndZeroAtTies) {
     std::vector<double> g = t.grad(x).to_vector();
     EXPECT_EQ(g, (std::vector<double>{0.25, -0.25, 0.0, -0.25}));  // sign / n, exact in binary
 }
+
+// The whole GRN-aligned loss of reference §4.4 as the model composes it: S rows of the present perturbations,
+// d S per cell (combinations add), then mean |d S - (delta - tau)|. Finite differences w.r.t. A in double.
+TEST(GradSparse, GrnLossCompositionGradient) {
+    const int T = 5;
+    Tensor A = random_tensor({T, T}, DType::F64, 61, -1, 1);
+    Tensor rows = Tensor::from_ints({3}, {0, 2, 3});  // present perturbations
+    // 4 cells over the 3 present rows: one-hot, a combination, a control, one-hot.
+    ops::Dosage D = ops::Dosage::from_lists({{{0, 1.0}}, {{1, 1.0}, {2, 1.0}}, {}, {{2, 1.0}}}, 3, DType::F64);
+    Tensor target = random_tensor({4, T}, DType::F64, 62, -0.5, 0.5);
+    {  // the L1 kink at pred == target must be far from every entry for central differences to apply
+        Tape t;
+        std::vector<double> pred = t.value(ops::dosage_gather(t, ops::grn_khop_rows(t, t.constant(A), rows, 5), D)).to_vector();
+        std::vector<double> tg = target.to_vector();
+        for (size_t k = 0; k < pred.size(); ++k) ASSERT_GT(std::fabs(pred[k] - tg[k]), 1e-4) << k;
+    }
+    test::expect_grad_matches(
+        "grn loss composition",
+        [&](Tape& t, const std::vector<Var>& v) {
+            Var S = ops::grn_khop_rows(t, v[0], rows, 5);
+            return ops::l1_loss_mean(t, ops::dosage_gather(t, S, D), target);
+        },
+        {A}, 1e-7, 1e-6);  // smooth here (checked above); double-precision differences are accurate to ~1e-10
+}

@@ -21,5 +21,7 @@ void copy_device_to_device(void*, const void*, size_t) { no_cuda(); }
 void memset_zero(void*, size_t) { no_cuda(); }
 void synchronize() {}
 size_t peak_memory_used() { return 0; }
+void reset_peak_memory() {}
+void release_cached_memory() {}
 
 }  // namespace gpo::cuda

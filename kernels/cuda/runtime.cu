@@ -1,7 +1,9 @@
 // CUDA runtime wrapper (see runtime.h): the device probe, memory and copies, the engine's stream and cuBLAS handle.
 #include "kernels/cuda/runtime.h"
 
+#include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include "kernels/cuda/common.cuh"
 
@@ -104,16 +106,98 @@ static void require_device() {
     GPO_CHECK(device_count() > 0, "CUDA requested but " << probe_message());
 }
 
+// ---------------------------------------------------------------------------- caching allocator
+// cudaMalloc/cudaFree synchronise and cost ~100 us each; a training step allocates hundreds of tensors. Freed blocks
+// are kept and reused for a later request of a similar size. Reuse is safe without events because the engine
+// enqueues all device work on one stream: work that used a freed block precedes, in stream order, any work on its
+// next owner. On an out-of-memory error the cache is released and the allocation retried.
+namespace {
+
+struct BlockCache {
+    std::mutex mu;
+    std::unordered_map<void*, size_t> live;       // block -> its size
+    std::multimap<size_t, void*> free_blocks;     // size -> cached block
+    size_t in_use = 0, peak = 0;
+};
+
+BlockCache& block_cache() {
+    static BlockCache* c = new BlockCache;  // never destroyed: freeing at exit would race the driver's teardown
+    return *c;
+}
+
+size_t round_size(size_t b) {
+    const size_t small = 512, large = 2u << 20;
+    if (b < (1u << 20)) return (b + small - 1) / small * small;
+    return (b + large - 1) / large * large;
+}
+
+void release_cached_locked(BlockCache& c) {
+    for (auto& kv : c.free_blocks) cudaFree(kv.second);
+    c.free_blocks.clear();
+}
+
+}  // namespace
+
 void* device_malloc(size_t bytes) {
     require_device();
+    const size_t want = round_size(bytes ? bytes : 1);
+    BlockCache& c = block_cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    // Smallest cached block that fits without wasting more than a quarter (+1 MiB).
+    auto it = c.free_blocks.lower_bound(want);
     void* p = nullptr;
-    if (bytes == 0) bytes = 1;
-    CUDA_CHECK(cudaMalloc(&p, bytes));
+    size_t got = want;
+    if (it != c.free_blocks.end() && it->first <= want + want / 4 + (1u << 20)) {
+        p = it->second;
+        got = it->first;
+        c.free_blocks.erase(it);
+    } else {
+        cudaError_t e = cudaMalloc(&p, want);
+        if (e == cudaErrorMemoryAllocation) {
+            (void)cudaGetLastError();
+            CUDA_CHECK(cudaStreamSynchronize(stream()));
+            release_cached_locked(c);
+            e = cudaMalloc(&p, want);
+        }
+        CUDA_CHECK(e);
+    }
+    c.live[p] = got;
+    c.in_use += got;
+    if (c.in_use > c.peak) c.peak = c.in_use;
     return p;
 }
 
 void device_free(void* p) noexcept {
-    if (p) cudaFree(p);  // destructor path: never throws
+    if (!p) return;
+    BlockCache& c = block_cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.live.find(p);
+    if (it == c.live.end()) {  // not ours: should not happen; free it directly
+        cudaFree(p);
+        return;
+    }
+    c.in_use -= it->second;
+    c.free_blocks.emplace(it->second, p);
+    c.live.erase(it);
+}
+
+void release_cached_memory() {
+    BlockCache& c = block_cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (!c.free_blocks.empty()) CUDA_CHECK(cudaStreamSynchronize(stream()));
+    release_cached_locked(c);
+}
+
+size_t peak_memory_used() {
+    BlockCache& c = block_cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    return c.peak;
+}
+
+void reset_peak_memory() {
+    BlockCache& c = block_cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.peak = c.in_use;
 }
 
 void copy_to_device(void* dst, const void* src, size_t bytes) {
@@ -136,11 +220,6 @@ void memset_zero(void* p, size_t bytes) {
 
 void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
-size_t peak_memory_used() {
-    size_t free_b = 0, total_b = 0;
-    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    return total_b - free_b;
-}
 
 cudaStream_t stream() {
     static cudaStream_t s = [] {

@@ -30,6 +30,9 @@ void copy_to_host(void* dst, const void* src, size_t bytes);
 void copy_device_to_device(void* dst, const void* src, size_t bytes);
 void memset_zero(void* p, size_t bytes);
 void synchronize();
-size_t peak_memory_used();         // bytes in use per cudaMemGetInfo (device-wide), for benchmarks
+// Device memory goes through a caching allocator (freed blocks are reused; see runtime.cu).
+size_t peak_memory_used();   // most bytes held by live tensors since start or the last reset
+void reset_peak_memory();
+void release_cached_memory(); // returns cached free blocks to the driver
 
 }  // namespace gpo::cuda

@@ -1,0 +1,165 @@
+// Training-step benchmark at the reference scale of DESIGN.md (8,563 genes, T = 1,546 = 622 perturbed + 924 extended,
+// latent 100, batch 512, 5 particles, decoder 2 x 400, E-encoder 4 x 400): times full optimizer steps (forward,
+// backward, clipping, Adam) of gpo_vae on CPU (a few steps) and on CUDA when present, and writes JSON with
+// cells/s, steps/s, peak memory, device and git sha.
+// The cells are random counts with the reference's shapes (a timing fixture, not biology): the step cost depends on
+// the batch, G, T and the number of distinct perturbations per batch, not on the number of cells in the file.
+// Usage: bench_train [--out FILE] [--cpu-steps N] [--cuda-steps N] [--cells N]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/data/loader.h"
+#include "engine/device.h"
+#include "engine/models/factory.h"
+#include "engine/optim.h"
+#include "engine/rng.h"
+#include "io/config.h"
+#include "kernels/cuda/runtime.h"
+
+using namespace gpo;
+using nlohmann::json;
+
+static data::Dataset reference_shaped_dataset(int64_t N, int64_t G, int64_t T, int64_t n_pert, uint64_t seed) {
+    data::Dataset ds;
+    ds.source = "synthetic reference-shaped cells";
+    ds.N = N;
+    ds.G = G;
+    ds.T = T;
+    ds.n_perturbed = n_pert;
+    HostRng rng(seed, 1);
+    for (int64_t g = 0; g < G; ++g) ds.gene_names.push_back("g" + std::to_string(g));
+    for (int64_t t = 0; t < T; ++t) {
+        ds.treatment_names.push_back(ds.gene_names[t]);
+        ds.treatment_gene.push_back((int)t);
+    }
+    ds.gene_treatment.assign(G, -1);
+    for (int64_t t = 0; t < T; ++t) ds.gene_treatment[t] = (int)t;
+    ds.counts.rows = ds.cf_counts.rows = N;
+    ds.counts.cols = ds.cf_counts.cols = G;
+    const int64_t nnz_per_cell = 1500;  // ~18% non-zero, as Perturb-seq
+    for (int64_t n = 0; n < N; ++n) {
+        double lib = 0;
+        int64_t g = 0;
+        for (int64_t k = 0; k < nnz_per_cell; ++k) {
+            g += 1 + (int64_t)rng.below((uint64_t)(2 * G / nnz_per_cell - 1));
+            if (g >= G) break;
+            float v = (float)(1 + rng.below(20));
+            ds.counts.indices.push_back((int32_t)g);
+            ds.counts.data.push_back(v);
+            lib += v;
+        }
+        ds.counts.indptr.push_back((int64_t)ds.counts.data.size());
+        ds.cf_counts.indptr.push_back(0);
+        ds.library.push_back((float)lib);
+        bool control = rng.below(20) == 0;
+        ds.treatments.push_back(control ? std::vector<int>{} : std::vector<int>{(int)rng.below((uint64_t)n_pert)});
+        ds.labels.push_back(control ? "non-targeting" : ds.treatment_names[ds.treatments.back()[0]]);
+        ds.qc.push_back(rng.below(10) == 0);
+        ds.split.push_back(data::SPLIT_TRAIN);
+        ds.has_cf.push_back(1);
+        ds.matched_control.push_back(-1);
+    }
+    // Counterfactual profile = the next cell's counts (timing only).
+    ds.cf_counts = ds.counts;
+    for (int64_t n = 0; n < N; ++n) ds.matched_control[n] = (n + 1) % N;
+    ds.norm_mean.assign(G, 0.5f);
+    ds.norm_std.assign(G, 1.0f);
+    ds.normalize_target = 3000;
+    ds.plate_count.assign(3 * T, 0.0);
+    for (int64_t n = 0; n < N; ++n) {
+        for (int t : ds.treatments[n]) ds.plate_count[t] += 1;
+        ds.n_fail[0] += ds.qc[n];
+    }
+    ds.train_fail_fraction = ds.n_fail[0] / (double)N;
+    ds.control_label = "non-targeting";
+    return ds;
+}
+
+static json time_steps(const json& cfg, const data::Dataset& ds, Device dev, int steps) {
+    ParamStore ps;
+    auto model = models::create_model(cfg, ds, ps);
+    ps.finalize(Device::CPU, DType::F32);
+    model->init_params(ps, 0);
+    ps.to(dev);
+    Adam adam(AdamConfig{}, ps);
+    const int64_t B = cfg["train"]["batch_size"].get<int64_t>();
+    auto batches = data::epoch_batches(ds, data::SPLIT_TRAIN, B, 0, 0, true);
+    auto one_step = [&](int64_t s) {
+        models::Batch b = data::make_batch(ds, batches[s % batches.size()], data::SPLIT_TRAIN, DType::F32, dev);
+        ps.zero_grad();
+        Tape tape;
+        models::LossTerms t = model->loss(tape, ps, b, RngKey{0, 0}, (uint64_t)s);
+        tape.backward(t.total);
+        clip_grad_norm(ps, 100.0);
+        adam.step(ps);
+        return t.loss;
+    };
+    one_step(0);  // warm-up (cuBLAS handles, allocator cache)
+    if (dev == Device::CUDA) {
+        cuda::synchronize();
+        cuda::reset_peak_memory();
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    double last = 0;
+    for (int s = 1; s <= steps; ++s) last = one_step(s);
+    if (dev == Device::CUDA) cuda::synchronize();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    json r = {{"device", dev == Device::CUDA ? cuda::devices()[0].name : std::string("cpu")},
+              {"steps", steps},
+              {"seconds", secs},
+              {"steps_per_s", steps / secs},
+              {"cells_per_s", steps * (double)B / secs},
+              {"last_loss", last},
+              {"parameters", ps.numel()},
+              {"peak_host_rss_mb", ru.ru_maxrss / 1024.0}};
+    if (dev == Device::CUDA) r["peak_device_mb"] = cuda::peak_memory_used() / 1048576.0;
+    return r;
+}
+
+int main(int argc, char** argv) {
+    std::string out = "bench_out/train.json";
+    int cpu_steps = 2, cuda_steps = 20;
+    int64_t cells = 4096;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--out")) out = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--cpu-steps")) cpu_steps = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--cuda-steps")) cuda_steps = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--cells")) cells = std::atoll(argv[i + 1]);
+        else {
+            std::fprintf(stderr, "bench_train: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    try {
+        json cfg = io::config_load("", {"model.type=gpo_vae", "model.basal_encoder.hidden=200", "model.fc_criteria=0.8",
+                                        "model.sparsity_coeff=5"});  // the K562 column of reference §5
+        data::Dataset ds = reference_shaped_dataset(cells, 8563, 1546, 622, 1);
+        json res = {{"benchmark", "train_step_gpo_vae"},
+                    {"git_sha", GPO_GIT_SHA},
+                    {"shape", {{"genes", 8563}, {"T", 1546}, {"perturbed", 622}, {"latent", 100}, {"batch", 512},
+                               {"particles", 5}}},
+                    {"results", json::array()}};
+        if (cpu_steps > 0) {
+            std::fprintf(stderr, "bench_train: %d CPU steps...\n", cpu_steps);
+            res["results"].push_back(time_steps(cfg, ds, Device::CPU, cpu_steps));
+        }
+        if (cuda_available() && cuda_steps > 0) {
+            std::fprintf(stderr, "bench_train: %d CUDA steps...\n", cuda_steps);
+            res["results"].push_back(time_steps(cfg, ds, Device::CUDA, cuda_steps));
+        }
+        std::printf("%s\n", res.dump(2).c_str());
+        std::ofstream(out) << res.dump(2) << "\n";
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_train: error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

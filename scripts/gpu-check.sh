@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On a lent GPU machine (see docs/gpu-runs.md): runs the CUDA parity tests with GPO_REQUIRE_GPU=1, the whole test
-# suite, the op benchmarks and 20 CUDA training steps of the demo, from binaries packed by scripts/devrun-pack.sh.
+# suite, the op and training-step benchmarks, 20 CUDA training steps and 3 CUDA epochs of the demo, from binaries packed by scripts/devrun-pack.sh.
 # Everything it prints also lands in $OUT/gpu-results.tgz.
 set -uo pipefail
 res=$(mktemp -d)
@@ -23,4 +23,11 @@ python3 -c "
 import json,sys
 print('cuda losses', [round(json.loads(l)['loss'],4) for l in open('$res/gpu20/metrics.jsonl') if json.loads(l)['type']=='step'])" 2>&1
 rm -rf "$res/gpu20/checkpoints"
+make -f Makefile.bench train OUT="$res/bench" > "$res/bench_train.txt" 2>&1; echo "bench train rc=$?"
+grep -E "steps_per_s|cells_per_s|peak|device\"" "$res/bench/train.json"
+start=$(date +%s.%N)
+build/gpo-engine train --config data/configs/demo.json --out "$res/demo3" --device cuda --set train.max_epochs=3 \
+    > "$res/demo3.txt" 2>&1; echo "demo 3 epochs on cuda rc=$? seconds=$(echo "$(date +%s.%N) - $start" | bc)"
+grep -E "^epoch [0-9]+:" "$res/demo3.txt"
+rm -rf "$res/demo3/checkpoints"
 tar czf "${OUT:-.}/gpu-results.tgz" -C "$res" .

@@ -192,3 +192,41 @@ TEST(ModelGpoVae, ControlOnlyBatchHasFiniteLossAndGradients) {
         EXPECT_NEAR(r.grads[w.offset + k], c.sparsity_coeff * s * (1 - s) / (double)(c.T * c.T), 1e-12);
     }
 }
+
+TEST(ModelGpoVae, GenerateMeansAndSampledCounts) {
+    GpoVaeConfig c = tiny_config();
+    ParamStore ps;
+    GpoVae m(c, ps);
+    ps.finalize(Device::CPU, DType::F64);
+    m.init_params(ps, 17);
+    Tensor W = ps.value(m.mask_logits());
+    W.copy_from(random_tensor(W.shape, DType::F64, 48, 1, 3));  // masks mostly on: perturbations matter
+    std::vector<std::vector<int>> dos = {{}, {0}, {0, 2}};
+    const double lib = 1e4;
+    Tensor mean = m.generate(ps, dos, 4, lib, false, RngKey{3, 0}, 0);
+    ASSERT_EQ(mean.shape, (Shape{4, 3, c.G}));
+    std::vector<double> v = mean.to_vector();
+    for (int64_t r = 0; r < 12; ++r) {  // each row is library * softmax: positive, sums to the library
+        double s = 0;
+        for (int64_t g = 0; g < c.G; ++g) {
+            EXPECT_GT(v[r * c.G + g], 0.0);
+            s += v[r * c.G + g];
+        }
+        EXPECT_NEAR(s, lib, 1e-8 * lib);
+    }
+    EXPECT_EQ(m.generate(ps, dos, 4, lib, false, RngKey{3, 0}, 0).to_vector(), v);  // same key: same draw
+    // Sampled counts: non-negative integers whose particle mean approaches the NB mean (rough, 400 particles).
+    Tensor counts = m.generate(ps, {{0}}, 400, 100.0, true, RngKey{4, 0}, 0);
+    Tensor means = m.generate(ps, {{0}}, 400, 100.0, false, RngKey{4, 0}, 0);
+    std::vector<double> x = counts.to_vector(), mu = means.to_vector();
+    double sx = 0, smu = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        ASSERT_GE(x[i], 0.0);
+        ASSERT_EQ(x[i], std::floor(x[i]));
+        sx += x[i];
+        smu += mu[i];
+    }
+    // Total counts: 400 particles x library 100 = 4e4 expected; NB noise with concentration ~1 gives a relative
+    // standard error of ~1/sqrt(400) per gene, so 10% on the total is a loose, safe bound.
+    EXPECT_NEAR(sx / smu, 1.0, 0.1);
+}

@@ -36,7 +36,7 @@ GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) 
     return c;
 }
 
-std::unique_ptr<GpoVae> create_model(const nlohmann::json& cfg, const data::Dataset& ds, ParamStore& ps) {
+std::unique_ptr<Model> create_model(const nlohmann::json& cfg, const data::Dataset& ds, ParamStore& ps) {
     const std::string type = cfg.at("model").at("type").get<std::string>();
     GPO_CHECK(type == "gpo_vae", "model.type: '" << type
                                                  << "' is not available yet in this version (available: gpo_vae)");

@@ -1,6 +1,7 @@
 // GPO-VAE objective on the tape (see gpo_vae.h; math: gpo_vae_reference.md §2-§4, decisions D2-D5, D12).
 #include "engine/models/gpo_vae.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/check.h"
@@ -36,12 +37,44 @@ ops::Dosage selection(const std::vector<int>& rows, int64_t n, DType dt, Device 
 
 }  // namespace
 
-struct GpoVae::GuidePass {
-    Var M;          // (P, R, T) mask samples of the present rows
-    Var W_rows;     // (R, T) mask logits of the present rows
-    Var E;          // (P*R, T) embedding samples
+struct GpoVae::Embeddings {
+    Var W_rows;     // (R, T) mask logits of the rows
+    Var M;          // (P, R, T) mask samples
     Gaussian qE;    // (P*R, T)
-    Var zp;         // (P*B, T) d (M o E)
+    Var E;          // (P*R, T) embedding samples
+    Var ME;         // (P, R, T) M o E
+};
+
+// q(M) and q(E | M) for the given treatment rows. Noise is indexed in the full (P, T, T) space so computing a subset
+// of rows equals computing all of them exactly.
+GpoVae::Embeddings GpoVae::sample_embeddings(Tape& tape, const ParamStore& ps, Var What, const std::vector<int>& rows,
+                                             int64_t P, RngKey key, uint64_t step, int pass) const {
+    const int64_t T = cfg_.T, R = (int64_t)rows.size();
+    const DType dt = ps.values().dtype;
+    const Device dev = ps.values().device;
+    Embeddings e;
+    // q(M): straight-through relaxed Bernoulli.
+    ops::Dosage sel = selection(rows, T, dt, dev);
+    e.W_rows = ops::dosage_gather(tape, What, sel);  // (R, T)
+    Tensor u_full = draw({P, T, T}, dt, dev, key, NOISE_MASK, pass, step, false);
+    Tensor u_rows = tape.value(ops::dosage_gather(tape, tape.constant(u_full), sel));  // (P, R, T)
+    e.M = ops::relaxed_bernoulli_st(tape, e.W_rows, u_rows, cfg_.temperature);
+    // q(E | M): rows [M_t ; e_t] through one shared MLP; the one-hot half is a row lookup.
+    Var M2 = ops::reshape(tape, e.M, {P * R, T});
+    Var pre = trunk_block(tape, ps, emb_enc_.trunk, 0, M2);
+    Var onehot_rows = ops::dosage_gather(tape, ps.on_tape(tape, onehot_), sel);  // (R, H)
+    pre = ops::add(tape, pre, repeat_particles(tape, onehot_rows, P));
+    e.qE = gaussian_head_finish(tape, ps, emb_enc_, pre);
+    Tensor epsE_full = draw({P, T, T}, dt, dev, key, NOISE_EMB, pass, step, true);
+    Tensor epsE = tape.value(ops::dosage_gather(tape, tape.constant(epsE_full), sel)).reshape({P * R, T});
+    e.E = ops::gaussian_sample(tape, e.qE.mean, e.qE.scale, epsE);
+    e.ME = ops::reshape(tape, ops::mul(tape, M2, e.E), {P, R, T});
+    return e;
+}
+
+struct GpoVae::GuidePass {
+    Embeddings emb;  // present rows (invalid Vars when no row is present)
+    Var zp;          // (P*B, T) d (M o E)
     Var qcE;        // (P, L)
     Gaussian qqc;   // (P, L) (broadcast)
     Gaussian qz;    // (P*B, L) q(z_b | x, d, M, E, q qcE)
@@ -90,25 +123,8 @@ GpoVae::GuidePass GpoVae::guide(Tape& tape, const ParamStore& ps, const Batch& b
     if (R == 0) {  // only control cells: no mask, embedding or GRN row enters the loss
         g.zp = tape.constant(Tensor::zeros({P * B, T}, dt, dev));
     } else {
-        // q(M): straight-through relaxed Bernoulli on the present rows. Noise is indexed in the full (P, T, T) space so
-        // the subset computation equals the full one exactly.
-        ops::Dosage sel = selection(batch.present, T, dt, dev);
-        g.W_rows = ops::dosage_gather(tape, What, sel);  // (R, T)
-        Tensor u_full = draw({P, T, T}, dt, dev, key, NOISE_MASK, pass, step, false);
-        Tensor u_rows = tape.value(ops::dosage_gather(tape, tape.constant(u_full), sel));  // (P, R, T)
-        g.M = ops::relaxed_bernoulli_st(tape, g.W_rows, u_rows, cfg_.temperature);
-
-        // q(E | M): rows [M_t ; e_t] through one shared MLP.
-        Var M2 = ops::reshape(tape, g.M, {P * R, T});
-        Var pre = trunk_block(tape, ps, emb_enc_.trunk, 0, M2);
-        Var onehot_rows = ops::dosage_gather(tape, ps.on_tape(tape, onehot_), sel);  // (R, H)
-        pre = ops::add(tape, pre, repeat_particles(tape, onehot_rows, P));
-        g.qE = gaussian_head_finish(tape, ps, emb_enc_, pre);
-        Tensor epsE_full = draw({P, T, T}, dt, dev, key, NOISE_EMB, pass, step, true);
-        Tensor epsE = tape.value(ops::dosage_gather(tape, tape.constant(epsE_full), sel)).reshape({P * R, T});
-        g.E = ops::gaussian_sample(tape, g.qE.mean, g.qE.scale, epsE);
-        Var ME = ops::reshape(tape, ops::mul(tape, M2, g.E), {P, R, T});
-        g.zp = ops::reshape(tape, ops::dosage_gather(tape, ME, batch.D_sub), {P * B, T});
+        g.emb = sample_embeddings(tape, ps, What, batch.present, P, key, step, pass);
+        g.zp = ops::reshape(tape, ops::dosage_gather(tape, g.emb.ME, batch.D_sub), {P * B, T});
     }
 
     // q(qcE): a Gaussian from an MLP of a constant ones input, P samples.
@@ -192,16 +208,16 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
     if (R > 0) {
         Var prior_logits = tape.constant(
             Tensor::full({R, T}, std::log(cfg_.mask_prior / (1.0 - cfg_.mask_prior)), dt).to(dev));
-        Var mdiff = ops::sub(tape, ops::bernoulli_log_prob(tape, g.M, prior_logits, false),
-                             ops::bernoulli_log_prob(tape, g.M, g.W_rows, true));  // (P, R, T)
+        Var mdiff = ops::sub(tape, ops::bernoulli_log_prob(tape, g.emb.M, prior_logits, false),
+                             ops::bernoulli_log_prob(tape, g.emb.M, g.emb.W_rows, true));  // (P, R, T)
         km = ops::sum_all(tape, ops::dosage_gather(tape, ops::reshape(tape, ops::sum(tape, mdiff, 2), {P, R, 1}),
                                                   batch.D_plate));
         Var E_prior = cfg_.embedding_prior_scale == 1.0
-                          ? ops::std_normal_log_prob(tape, g.E)
+                          ? ops::std_normal_log_prob(tape, g.emb.E)
                           : ops::gaussian_log_prob(
-                                tape, g.E, tape.constant(Tensor::zeros({P * R, T}, dt, dev)),
+                                tape, g.emb.E, tape.constant(Tensor::zeros({P * R, T}, dt, dev)),
                                 tape.constant(Tensor::full({P * R, T}, cfg_.embedding_prior_scale, dt).to(dev)));
-        Var ediff = ops::reshape(tape, ops::sub(tape, E_prior, ops::gaussian_log_prob(tape, g.E, g.qE.mean, g.qE.scale)),
+        Var ediff = ops::reshape(tape, ops::sub(tape, E_prior, ops::gaussian_log_prob(tape, g.emb.E, g.emb.qE.mean, g.emb.qE.scale)),
                                  {P, R, T});
         ke = ops::sum_all(tape, ops::dosage_gather(tape, ops::reshape(tape, ops::sum(tape, ediff, 2), {P, R, 1}),
                                                   batch.D_plate));
@@ -286,6 +302,54 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
     out.grn = val(grn, 1.0);
     out.sparsity = val(sp, 1.0);
     return out;
+}
+
+Tensor GpoVae::generate(const ParamStore& ps, const std::vector<std::vector<int>>& dosages, int particles,
+                        double library, bool sample_counts, RngKey key, uint64_t step) const {
+    const int64_t P = particles, T = cfg_.T, L = cfg_.L, n = (int64_t)dosages.size(), G = cfg_.G;
+    const DType dt = ps.values().dtype;
+    const Device dev = ps.values().device;
+    GPO_CHECK(n > 0 && P > 0, "gpo_vae generate: needs at least one dosage and one particle");
+    Tape tape;
+    NoGradGuard no_grad(tape);
+    // Rows of the treatments used, and each dosage as a row of D over them.
+    std::vector<int> rows;
+    for (const auto& d : dosages)
+        for (int t : d) {
+            GPO_CHECK(t >= 0 && t < T, "gpo_vae generate: treatment index " << t << " outside [0, " << T << ")");
+            if (std::find(rows.begin(), rows.end(), t) == rows.end()) rows.push_back(t);
+        }
+    std::sort(rows.begin(), rows.end());
+    Var zp = tape.constant(Tensor::zeros({P * n, T}, dt, dev));
+    if (!rows.empty()) {
+        std::vector<std::vector<std::pair<int, double>>> lists(n);
+        for (int64_t i = 0; i < n; ++i)
+            for (int t : dosages[i])
+                lists[i].push_back({(int)(std::lower_bound(rows.begin(), rows.end(), t) - rows.begin()), 1.0});
+        ops::Dosage D = ops::Dosage::from_lists(lists, (int64_t)rows.size(), dt).to(dev);
+        Var What = ops::nan_to_num(tape, ps.on_tape(tape, W_), 0.0, 0.0, 0.0);
+        Embeddings e = sample_embeddings(tape, ps, What, rows, P, key, step, 2);
+        zp = ops::reshape(tape, ops::dosage_gather(tape, e.ME, D), {P * n, T});
+    }
+    // z_b from the prior; the healthy branch has no qcE block.
+    Var zb = tape.constant(draw({P * n, L}, dt, dev, key, NOISE_Z, 2, step, true));
+    Var pre = ops::add(tape, trunk_block(tape, ps, decoder_, 0, zb), trunk_block(tape, ps, decoder_, 1, zp));
+    Var rho = ops::softmax_rows(tape, apply_linear(tape, ps, dec_out_, trunk_finish(tape, ps, decoder_, pre)));
+    Tensor mean = tape.value(ops::scale(tape, rho, library)).reshape({P, n, G});
+    if (!sample_counts) return mean;
+    // x ~ GammaPoisson(c, r): lambda ~ Gamma(c, rate r), x ~ Poisson(lambda), r = max(c / (mu + 1e-4), 1e-6).
+    std::vector<double> mu = mean.to_vector(), phi = ps.value(phi_).to_vector(), shape(mu.size()), rate(mu.size());
+    for (size_t i = 0; i < mu.size(); ++i) {
+        double c = std::exp(phi[i % G]);
+        shape[i] = c;
+        rate[i] = std::max(c / (mu[i] + 1e-4), 1e-6);
+    }
+    Tensor sh = Tensor::from_vector(mean.shape, shape, dt).to(dev), rt = Tensor::from_vector(mean.shape, rate, dt).to(dev);
+    Tensor lambda = Tensor::empty(mean.shape, dt, dev), counts = Tensor::empty(mean.shape, dt, dev);
+    RngKey k{key.seed, key.stream * 64 + 60};
+    rng_gamma(lambda, sh, rt, k, step * STEP_STRIDE);
+    rng_poisson(counts, lambda, RngKey{key.seed, key.stream * 64 + 61}, step * STEP_STRIDE);
+    return counts;
 }
 
 }  // namespace gpo::models

@@ -7,8 +7,8 @@
 #pragma once
 #include <string>
 
-#include "engine/models/batch.h"
 #include "engine/models/blocks.h"
+#include "engine/models/model.h"
 
 namespace gpo::models {
 
@@ -29,24 +29,25 @@ struct GpoVaeConfig {
     int particles = 5;
 };
 
-struct LossTerms {
-    Var total;
-    double loss = 0, recon = 0, kl_z = 0, kl_mask = 0, kl_emb = 0, kl_qc = 0, cf = 0, grn = 0, sparsity = 0;
-};
-
-class GpoVae {
+class GpoVae : public Model {
   public:
     GpoVae(const GpoVaeConfig& cfg, ParamStore& ps);  // declares the parameters (call before ps.finalize)
-    void init_params(ParamStore& ps, uint64_t seed) const;  // after finalize: PyTorch default init, W = mask_init
+    std::string type() const override { return "gpo_vae"; }
+    void init_params(ParamStore& ps, uint64_t seed) const override;  // PyTorch default init, W = mask_init
     // The training objective L = L_elbo + L_cf + L_grn + L_sp on the tape. Noise comes from `key` at `step`.
-    LossTerms loss(Tape& tape, const ParamStore& ps, const Batch& batch, RngKey key, uint64_t step) const;
+    LossTerms loss(Tape& tape, const ParamStore& ps, const Batch& batch, RngKey key, uint64_t step) const override;
+    Tensor generate(const ParamStore& ps, const std::vector<std::vector<int>>& dosages, int particles,
+                    double library, bool sample_counts, RngKey key, uint64_t step) const override;
     const GpoVaeConfig& config() const { return cfg_; }
 
     // Parameter indices (for the GRN outputs and tests).
-    int mask_logits() const { return W_; }
+    int mask_logits() const override { return W_; }
     int log_theta() const { return phi_; }
 
   private:
+    struct Embeddings;
+    Embeddings sample_embeddings(Tape& tape, const ParamStore& ps, Var What, const std::vector<int>& rows, int64_t P,
+                                 RngKey key, uint64_t step, int pass) const;
     struct GuidePass;
     GuidePass guide(Tape& tape, const ParamStore& ps, const Batch& batch, Var What, const Tensor& norm_x,
                     const Tensor& qc_values, bool with_cf_variant, RngKey key, uint64_t step, int pass) const;

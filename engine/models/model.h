@@ -1,0 +1,38 @@
+// The interface every model type implements (gpo_vae; the SAMS-VAE family), used by the trainer and the evaluator.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/models/batch.h"
+#include "engine/params.h"
+#include "engine/rng.h"
+#include "engine/tape.h"
+
+namespace gpo::models {
+
+// One training/validation objective evaluation. `total` is minimised; the doubles are logged (each term's share
+// of the loss; zero when the model has no such term).
+struct LossTerms {
+    Var total;
+    double loss = 0, recon = 0, kl_z = 0, kl_mask = 0, kl_emb = 0, kl_qc = 0, cf = 0, grn = 0, sparsity = 0;
+};
+
+class Model {
+  public:
+    virtual ~Model() = default;
+    virtual std::string type() const = 0;
+    // After ParamStore::finalize: initial values (PyTorch default init for linear layers; model-specific others).
+    virtual void init_params(ParamStore& ps, uint64_t seed) const = 0;
+    // The training objective on the tape; noise from `key` at counter position `step`.
+    virtual LossTerms loss(Tape& tape, const ParamStore& ps, const Batch& batch, RngKey key, uint64_t step) const = 0;
+    // Generation (evaluation, prediction): for each dosage (treatment indices; empty = control) and each of
+    // `particles` particles, draw the global latent variables from the guide and z_b ~ N(0, I), decode the
+    // healthy (QC-pass) branch with library size `library`, and return (particles, dosages, G): the NB means, or
+    // counts sampled from the Gamma-Poisson when `sample_counts`.
+    virtual Tensor generate(const ParamStore& ps, const std::vector<std::vector<int>>& dosages, int particles,
+                            double library, bool sample_counts, RngKey key, uint64_t step) const = 0;
+    // ParamStore index of the T x T (or T x L) mask logits, -1 when the model has none.
+    virtual int mask_logits() const { return -1; }
+};
+
+}  // namespace gpo::models

@@ -13,7 +13,7 @@ static void usage(FILE* f) {
                  "usage: gpo-engine <command> [options]\n"
                  "commands:\n"
                  "  info                                   build, devices, library versions\n"
-                 "  preprocess --config C [--set k=v]      preprocess the dataset and print a summary\n"
+                 "  preprocess --config C [--out DIR] [--set k=v]  preprocess (cached) and print a summary\n"
                  "  train --config C [--out DIR] [--resume CKPT] [--device auto|cpu|cuda] [--set k=v]\n"
                  "  help                                   this text\n");
 }

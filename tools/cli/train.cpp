@@ -1,7 +1,7 @@
 // `gpo-engine preprocess` and `gpo-engine train`.
-#include <chrono>
 #include <cstdio>
 
+#include "engine/data/cache.h"
 #include "engine/data/preprocess.h"
 #include "engine/train/trainer.h"
 #include "io/config.h"
@@ -10,18 +10,19 @@
 
 namespace gpo::cli {
 
-static data::Dataset load_dataset(const nlohmann::json& cfg) {
-    auto t0 = std::chrono::steady_clock::now();
-    data::Dataset ds = data::preprocess_dataset(cfg);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "%s", data::preprocess_summary(ds, s).c_str());
+static data::Dataset load_dataset(const nlohmann::json& cfg, const std::string& cache_dir = "") {
+    data::LoadInfo info;
+    data::Dataset ds = data::load_dataset(cfg, &info, cache_dir);
+    std::fprintf(stderr, "%s", data::preprocess_summary(ds, info.seconds).c_str());
+    if (info.from_cache) std::fprintf(stderr, "cache        read %s\n", info.cache_file.c_str());
+    else if (!info.cache_file.empty()) std::fprintf(stderr, "cache        wrote %s\n", info.cache_file.c_str());
     return ds;
 }
 
 int cmd_preprocess(const std::vector<std::string>& argv) {
     Args a = parse_args("preprocess", argv, {"config", "out"});
     nlohmann::json cfg = io::config_load(a.get("config"), a.sets);
-    load_dataset(cfg);
+    load_dataset(cfg, a.get("out"));  // --out DIR: where the cache file goes
     return 0;
 }
 

@@ -1,0 +1,183 @@
+// Preprocessing cache (see cache.h).
+#include "engine/data/cache.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/check.h"
+#include "engine/data/preprocess.h"
+#include "io/atomic_file.h"
+#include "io/binary_file.h"
+
+namespace gpo::data {
+
+namespace fs = std::filesystem;
+static const char* kMagic = "gpo-engine-dataset";
+static const uint32_t kVersion = 1;
+
+static uint64_t fnv1a(const std::string& s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+    return h;
+}
+
+std::string cache_key(const nlohmann::json& cfg) {
+    std::string path = cfg.at("data").at("path").is_string() ? cfg["data"]["path"].get<std::string>() : "";
+    std::ostringstream os;
+    os << kMagic << " v" << kVersion << "\n" << cfg.at("data").dump() << "\n";
+    nlohmann::json pp = cfg.at("preprocess");
+    pp.erase("cache_dir");  // where the cache lives does not change its content
+    os << pp.dump() << "\n";
+    struct stat st;
+    std::error_code ec;
+    fs::path abs = fs::absolute(path, ec);
+    if (!path.empty() && stat(path.c_str(), &st) == 0)
+        os << abs.string() << " " << (long long)st.st_size << " " << (long long)st.st_mtime;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fnv1a(os.str()));
+    return buf;
+}
+
+std::string default_cache_dir(const nlohmann::json& cfg) {
+    const auto& d = cfg.at("preprocess").at("cache_dir");
+    if (d.is_string()) return d.get<std::string>();
+    if (const char* e = std::getenv("GPO_CACHE_DIR")) return e;
+    if (const char* x = std::getenv("XDG_CACHE_HOME")) return std::string(x) + "/gpo-engine";
+    if (const char* h = std::getenv("HOME")) return std::string(h) + "/.cache/gpo-engine";
+    return "";
+}
+
+static void write_csr(io::BinaryWriter& w, const Csr& m) {
+    w.pod(m.rows);
+    w.pod(m.cols);
+    w.vec(m.indptr);
+    w.vec(m.indices);
+    w.vec(m.data);
+}
+
+static Csr read_csr(io::BinaryReader& r) {
+    Csr m;
+    m.rows = r.pod<int64_t>();
+    m.cols = r.pod<int64_t>();
+    m.indptr = r.vec<int64_t>();
+    m.indices = r.vec<int32_t>();
+    m.data = r.vec<float>();
+    return m;
+}
+
+void dataset_save(const Dataset& ds, const std::string& path, const std::string& key) {
+    io::BinaryWriter w;
+    w.str(kMagic);
+    w.pod(kVersion);
+    w.str(key);
+    w.str(ds.source);
+    w.str(ds.control_label);
+    for (int64_t v : {ds.N, ds.G, ds.T, ds.n_perturbed, ds.cells_dropped, ds.cells_missing_label}) w.pod(v);
+    w.strs(ds.gene_names);
+    w.strs(ds.treatment_names);
+    w.vec(ds.treatment_gene);
+    w.vec(ds.gene_treatment);
+    w.strs(ds.labels);
+    w.strs(ds.obs_names);
+    write_csr(w, ds.counts);
+    w.vec(ds.library);
+    std::vector<int64_t> toff{0};
+    std::vector<int> tval;
+    for (const auto& t : ds.treatments) {
+        tval.insert(tval.end(), t.begin(), t.end());
+        toff.push_back((int64_t)tval.size());
+    }
+    w.vec(toff);
+    w.vec(tval);
+    w.vec(ds.qc);
+    w.vec(ds.split);
+    w.vec(ds.norm_mean);
+    w.vec(ds.norm_std);
+    w.vec(ds.matched_control);
+    w.pod(ds.normalize_target);
+    write_csr(w, ds.cf_counts);
+    w.vec(ds.has_cf);
+    w.vec(ds.plate_count);
+    for (double f : ds.n_fail) w.pod(f);
+    w.pod(ds.train_fail_fraction);
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    GPO_CHECK(!ec, fs::path(path).parent_path().string() << ": cannot create the cache directory: " << ec.message());
+    io::write_file_atomic(path, w.bytes());
+}
+
+bool dataset_load(const std::string& path, const std::string& key, Dataset& out) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return false;
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    io::BinaryReader r(std::move(bytes), path);
+    if (r.str() != kMagic) return false;
+    if (r.pod<uint32_t>() != kVersion || r.str() != key) return false;
+    Dataset ds;
+    ds.source = r.str();
+    ds.control_label = r.str();
+    int64_t* dims[] = {&ds.N, &ds.G, &ds.T, &ds.n_perturbed, &ds.cells_dropped, &ds.cells_missing_label};
+    for (int64_t* d : dims) *d = r.pod<int64_t>();
+    ds.gene_names = r.strs();
+    ds.treatment_names = r.strs();
+    ds.treatment_gene = r.vec<int>();
+    ds.gene_treatment = r.vec<int>();
+    ds.labels = r.strs();
+    ds.obs_names = r.strs();
+    ds.counts = read_csr(r);
+    ds.library = r.vec<float>();
+    std::vector<int64_t> toff = r.vec<int64_t>();
+    std::vector<int> tval = r.vec<int>();
+    GPO_CHECK((int64_t)toff.size() == ds.N + 1 && toff.back() == (int64_t)tval.size(), path << ": corrupt treatments");
+    for (int64_t n = 0; n < ds.N; ++n) ds.treatments.emplace_back(tval.begin() + toff[n], tval.begin() + toff[n + 1]);
+    ds.qc = r.vec<uint8_t>();
+    ds.split = r.vec<uint8_t>();
+    ds.norm_mean = r.vec<float>();
+    ds.norm_std = r.vec<float>();
+    ds.matched_control = r.vec<int64_t>();
+    ds.normalize_target = r.pod<double>();
+    ds.cf_counts = read_csr(r);
+    ds.has_cf = r.vec<uint8_t>();
+    ds.plate_count = r.vec<double>();
+    for (double& f : ds.n_fail) f = r.pod<double>();
+    ds.train_fail_fraction = r.pod<double>();
+    GPO_CHECK(r.at_end(), path << ": corrupt file (trailing bytes)");
+    GPO_CHECK((int64_t)ds.labels.size() == ds.N && ds.counts.rows == ds.N && (int64_t)ds.split.size() == ds.N,
+              path << ": corrupt file (sizes disagree)");
+    out = std::move(ds);
+    return true;
+}
+
+Dataset load_dataset(const nlohmann::json& cfg, LoadInfo* info, const std::string& cache_dir) {
+    auto t0 = std::chrono::steady_clock::now();
+    LoadInfo li;
+    std::string dir = cache_dir.empty() ? default_cache_dir(cfg) : cache_dir;
+    std::string key = cache_key(cfg);
+    Dataset ds;
+    if (!dir.empty()) {
+        li.cache_file = (fs::path(dir) / (key + ".gpods")).string();
+        li.from_cache = dataset_load(li.cache_file, key, ds);
+    }
+    if (!li.from_cache) {
+        ds = preprocess_dataset(cfg);
+        if (!dir.empty()) {
+            try {
+                dataset_save(ds, li.cache_file, key);
+            } catch (const Error& e) {  // an unwritable cache must not stop the run
+                std::fprintf(stderr, "preprocess: not caching (%s)\n", e.what());
+                li.cache_file.clear();
+            }
+        }
+    }
+    li.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (info) *info = li;
+    return ds;
+}
+
+}  // namespace gpo::data

@@ -51,7 +51,7 @@ std::vector<std::string> split_label(const std::string& label, const std::string
 }
 
 // log1p(normalize_total) of row r, scattered into a dense row of G.
-void normalized_row(const io::CsrMatrix& X, int64_t r, double lib, double target, std::vector<double>& out) {
+void normalized_row(const Csr& X, int64_t r, double lib, double target, std::vector<double>& out) {
     std::fill(out.begin(), out.end(), 0.0);
     if (lib <= 0) return;
     for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) out[X.indices[k]] = std::log1p(X.data[k] * target / lib);
@@ -83,7 +83,8 @@ Dataset preprocess_dataset(const json& cfg) {
     ro.read_uns = false;
     io::AnnData ad = io::h5ad_read(ds.source, ro);
     const std::string& file = ds.source;
-    const io::CsrMatrix& X = ad.X;
+    const io::CsrMatrix& X = ad.X;  // released once the kept rows are copied into ds.counts
+    const int64_t file_rows = X.rows;
 
     // ---------------------------------------------------------------- checks on the matrix and names
     for (int64_t k = 0; k < X.nnz(); ++k) {
@@ -158,6 +159,7 @@ Dataset preprocess_dataset(const json& cfg) {
         ds.counts.indptr.push_back((int64_t)ds.counts.data.size());
         ds.library.push_back((float)lib);
     }
+    ad.X = io::CsrMatrix();  // the kept rows are copied: release the file's matrix (peak stays ~2x the CSR)
     {
         std::vector<double> libs(ds.library.begin(), ds.library.end());
         ds.normalize_target = stats::median(libs);
@@ -173,43 +175,65 @@ Dataset preprocess_dataset(const json& cfg) {
     } else if (pc.at("max_extended_genes").get<int64_t>() > 0) {
         const double min_lfc = pc.at("extended_min_abs_log2fc").get<double>();
         const double max_padj = pc.at("extended_max_padj").get<double>();
-        // Per gene: sorted control values once; per label: Wilcoxon vs control, BH over genes, log2 fold change.
-        std::map<std::string, std::vector<int64_t>> by_label;
-        std::vector<int64_t> ctrl;
-        for (int64_t n = 0; n < ds.N; ++n) (ds.labels[n] == ds.control_label ? ctrl : by_label[ds.labels[n]]).push_back(n);
-        std::vector<std::vector<double>> col(ds.G);  // per gene, log1p(normalize_total) of every kept cell
-        {
-            for (int64_t g = 0; g < ds.G; ++g) col[g].assign(ds.N, 0.0);
-            for (int64_t n = 0; n < ds.N; ++n)
-                for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k)
-                    col[ds.counts.indices[k]][n] = std::log1p(ds.counts.data[k] * ds.normalize_target / ds.library[n]);
+        // Labels as small integers (the control is one of them).
+        std::map<std::string, int> label_id;
+        for (const std::string& l : ds.labels) label_id.emplace(l, 0);
+        std::vector<std::string> label_names;
+        for (auto& [l, id] : label_id) {
+            id = (int)label_names.size();
+            label_names.push_back(l);
         }
-        std::vector<std::vector<double>> ctrl_sorted(ds.G);  // control values per gene, sorted once
-        std::vector<double> ctrl_mean(ds.G, 0.0);
+        const int n_labels = (int)label_names.size(), ctrl_id = label_id.at(ds.control_label);
+        std::vector<int> cell_label(ds.N);
+        std::vector<int64_t> label_size(n_labels, 0);
+        for (int64_t n = 0; n < ds.N; ++n) label_size[cell_label[n] = label_id.at(ds.labels[n])]++;
+        // Transpose the counts (CSC) so each gene's non-zeros can be visited: same size as the CSR, never dense.
+        std::vector<int64_t> col_ptr(ds.G + 1, 0);
+        for (int32_t g : ds.counts.indices) col_ptr[g + 1]++;
+        for (int64_t g = 0; g < ds.G; ++g) col_ptr[g + 1] += col_ptr[g];
+        std::vector<int32_t> col_cell(ds.counts.indices.size());
+        std::vector<float> col_val(ds.counts.indices.size());
+        {
+            std::vector<int64_t> fill(col_ptr.begin(), col_ptr.end() - 1);
+            for (int64_t n = 0; n < ds.N; ++n)
+                for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k) {
+                    int64_t q = fill[ds.counts.indices[k]]++;
+                    col_cell[q] = (int32_t)n;
+                    col_val[q] = (float)std::log1p(ds.counts.data[k] * ds.normalize_target / ds.library[n]);
+                }
+        }
+        // Per gene and label: sorted non-zero values of log1p(normalize_total); zeros are counted, not stored.
+        // Wilcoxon vs control, BH over genes per label, scanpy's log2 fold change.
+        std::vector<std::vector<double>> pvals(n_labels, std::vector<double>(ds.G, 1.0));
+        std::vector<std::vector<double>> lfc(n_labels, std::vector<double>(ds.G, 0.0));
+        std::vector<std::vector<double>> by_label(n_labels);
         for (int64_t g = 0; g < ds.G; ++g) {
-            for (int64_t n : ctrl) ctrl_sorted[g].push_back(col[g][n]), ctrl_mean[g] += col[g][n];
-            ctrl_mean[g] /= (double)ctrl.size();
-            std::sort(ctrl_sorted[g].begin(), ctrl_sorted[g].end());
+            for (auto& v : by_label) v.clear();
+            for (int64_t q = col_ptr[g]; q < col_ptr[g + 1]; ++q) by_label[cell_label[col_cell[q]]].push_back(col_val[q]);
+            for (auto& v : by_label) std::sort(v.begin(), v.end());
+            auto mean_of = [&](int l) {
+                double s = 0;
+                for (double x : by_label[l]) s += x;
+                return s / (double)label_size[l];
+            };
+            const double mc = mean_of(ctrl_id);
+            const int64_t ctrl_zeros = label_size[ctrl_id] - (int64_t)by_label[ctrl_id].size();
+            for (int l = 0; l < n_labels; ++l) {
+                if (l == ctrl_id || label_size[l] < 2) continue;
+                // scanpy's fold change on log1p data: log2((expm1(mean_a) + 1e-9) / (expm1(mean_b) + 1e-9))
+                lfc[l][g] = std::log2((std::expm1(mean_of(l)) + 1e-9) / (std::expm1(mc) + 1e-9));
+                pvals[l][g] = stats::wilcoxon_ranksum_p_sparse(by_label[l], label_size[l] - (int64_t)by_label[l].size(),
+                                                              by_label[ctrl_id], ctrl_zeros);
+            }
         }
         std::map<std::string, double> best;  // gene -> max |log2 FC| over the labels where it is significant
-        for (auto& [label, cells] : by_label) {
-            if (cells.size() < 2) continue;
-            std::vector<double> pvals(ds.G, 1.0), lfc(ds.G, 0.0);
-            for (int64_t g = 0; g < ds.G; ++g) {
-                std::vector<double> a;
-                double ma = 0;
-                for (int64_t n : cells) a.push_back(col[g][n]), ma += col[g][n];
-                ma /= (double)a.size();
-                std::sort(a.begin(), a.end());
-                // scanpy's fold change on log1p data: log2((expm1(mean_a) + 1e-9) / (expm1(mean_b) + 1e-9))
-                lfc[g] = std::log2((std::expm1(ma) + 1e-9) / (std::expm1(ctrl_mean[g]) + 1e-9));
-                pvals[g] = stats::wilcoxon_ranksum_p_sorted(a, ctrl_sorted[g]);
-            }
-            std::vector<double> padj = stats::benjamini_hochberg(pvals);
+        for (int l = 0; l < n_labels; ++l) {
+            if (l == ctrl_id || label_size[l] < 2) continue;
+            std::vector<double> padj = stats::benjamini_hochberg(pvals[l]);
             for (int64_t g = 0; g < ds.G; ++g) {
                 const std::string& name = ds.gene_names[g];
-                if (perturbed.count(name) || padj[g] >= max_padj || std::fabs(lfc[g]) <= min_lfc) continue;
-                best[name] = std::max(best[name], std::fabs(lfc[g]));
+                if (perturbed.count(name) || padj[g] >= max_padj || std::fabs(lfc[l][g]) <= min_lfc) continue;
+                best[name] = std::max(best[name], std::fabs(lfc[l][g]));
             }
         }
         std::vector<std::pair<double, std::string>> ranked;
@@ -358,7 +382,7 @@ Dataset preprocess_dataset(const json& cfg) {
         auto features = [&](const std::vector<int64_t>& cells) {
             std::vector<double> f(cells.size() * d);
             for (size_t i = 0; i < cells.size(); ++i) {
-                normalized_row(X, rows[cells[i]], ds.library[cells[i]], ds.normalize_target, row);
+                normalized_row(ds.counts, cells[i], ds.library[cells[i]], ds.normalize_target, row);
                 for (int k = 0; k < d; ++k) f[i * d + k] = row[feat_genes[k]];
             }
             return f;
@@ -434,7 +458,7 @@ Dataset preprocess_dataset(const json& cfg) {
         if (ds.qc[n]) ds.n_fail[ds.split[n]] += 1;
     }
     ds.train_fail_fraction = ds.n_fail[SPLIT_TRAIN] / (double)per_split[SPLIT_TRAIN];
-    ds.cells_dropped = X.rows - ds.N;
+    ds.cells_dropped = file_rows - ds.N;
     ds.cells_missing_label = dropped_missing;
     return ds;
 }

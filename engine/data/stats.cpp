@@ -35,26 +35,40 @@ double mad(const std::vector<double>& v) {
 
 double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
 
-double wilcoxon_ranksum_p_sorted(const std::vector<double>& a, const std::vector<double>& b, double* z_out) {
-    const size_t n1 = a.size(), n2 = b.size(), n = n1 + n2;
-    GPO_CHECK(n1 > 0 && n2 > 0, "wilcoxon: both groups need at least one value");
-    // Walk the distinct values of the merged order; a run of equal values gets the average of its ranks.
-    double rank_sum_a = 0;
-    size_t i = 0, j = 0, pos = 0;
+// Rank sum of `a` in the merged order of a and b (both sorted ascending), ranks starting after `offset` smaller
+// values; runs of equal values get their average rank.
+static double rank_sum_sorted(const std::vector<double>& a, const std::vector<double>& b, double offset) {
+    const size_t n1 = a.size(), n2 = b.size();
+    double rank_sum_a = 0, pos = offset;
+    size_t i = 0, j = 0;
     while (i < n1 || j < n2) {
         double x = (j >= n2 || (i < n1 && a[i] <= b[j])) ? a[i] : b[j];
         size_t ca = 0, cb = 0;
         while (i < n1 && a[i] == x) ++i, ++ca;
         while (j < n2 && b[j] == x) ++j, ++cb;
-        double avg_rank = (double)pos + (double)(ca + cb + 1) / 2.0;
-        rank_sum_a += (double)ca * avg_rank;
-        pos += ca + cb;
+        rank_sum_a += (double)ca * (pos + (double)(ca + cb + 1) / 2.0);
+        pos += (double)(ca + cb);
     }
-    double mean = (double)n1 * (double)(n + 1) / 2.0;
-    double sd = std::sqrt((double)n1 * (double)n2 * (double)(n + 1) / 12.0);
-    double z = (rank_sum_a - mean) / sd;
+    return rank_sum_a;
+}
+
+static double ranksum_p(double rank_sum_a, double n1, double n2, double* z_out) {
+    GPO_CHECK(n1 > 0 && n2 > 0, "wilcoxon: both groups need at least one value");
+    double n = n1 + n2;
+    double z = (rank_sum_a - n1 * (n + 1) / 2.0) / std::sqrt(n1 * n2 * (n + 1) / 12.0);
     if (z_out) *z_out = z;
     return 2.0 * normal_cdf(-std::fabs(z));
+}
+
+double wilcoxon_ranksum_p_sorted(const std::vector<double>& a, const std::vector<double>& b, double* z_out) {
+    return ranksum_p(rank_sum_sorted(a, b, 0.0), (double)a.size(), (double)b.size(), z_out);
+}
+
+double wilcoxon_ranksum_p_sparse(const std::vector<double>& a_nz, int64_t a_zeros, const std::vector<double>& b_nz,
+                                 int64_t b_zeros) {
+    double zeros = (double)(a_zeros + b_zeros);
+    double rank_sum_a = (double)a_zeros * (zeros + 1) / 2.0 + rank_sum_sorted(a_nz, b_nz, zeros);
+    return ranksum_p(rank_sum_a, (double)a_nz.size() + a_zeros, (double)b_nz.size() + b_zeros, nullptr);
 }
 
 double wilcoxon_ranksum_p(const std::vector<double>& a, const std::vector<double>& b, double* z_out) {

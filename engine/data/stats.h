@@ -2,6 +2,7 @@
 // test (normal approximation, as scanpy's rank_genes_groups without tie correction), Benjamini-Hochberg
 // adjustment, the standard normal CDF.
 #pragma once
+#include <cstdint>
 #include <vector>
 
 namespace gpo::stats {
@@ -17,6 +18,10 @@ double wilcoxon_ranksum_p(const std::vector<double>& a, const std::vector<double
 // many comparisons and sorted once.
 double wilcoxon_ranksum_p_sorted(const std::vector<double>& a_sorted, const std::vector<double>& b_sorted,
                                  double* z_out = nullptr);
+// Same test for non-negative samples given as their sorted non-zero values plus a count of zeros (sparse
+// expression): the zeros form the lowest tie block. O(nnz_a + nnz_b).
+double wilcoxon_ranksum_p_sparse(const std::vector<double>& a_nonzero_sorted, int64_t a_zeros,
+                                 const std::vector<double>& b_nonzero_sorted, int64_t b_zeros);
 // Benjamini-Hochberg adjusted p-values (monotone, capped at 1), in the input order.
 std::vector<double> benjamini_hochberg(const std::vector<double>& p);
 

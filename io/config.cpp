@@ -37,6 +37,7 @@ json config_defaults() {
     "ot_reg": 1.0,
     "ot_cost_scale": 100.0,
     "ot_max_iter": 1000,
+    "device": "auto",
     "cf_max_cells": 50,
     "cache_dir": null
   },
@@ -162,6 +163,7 @@ void config_validate(const json& cfg) {
     check_one_of(cfg, "model", "qc_alpha", {"batch", "global"});
     check_one_of(cfg, "train", "objective", {"elbo", "iwelbo"});
     check_one_of(cfg, "train", "device", {"auto", "cpu", "cuda"});
+    check_one_of(cfg, "preprocess", "device", {"auto", "cpu", "cuda"});
     check_one_of(cfg, "preprocess", "split", {"random", "heldout_perturbations", "heldout_combinations"});
     check_one_of(cfg, "evaluate", "split", {"train", "val", "test", "all"});
     const json& fr = cfg["preprocess"]["split_fractions"];

@@ -12,6 +12,7 @@
 
 #include "engine/check.h"
 #include "engine/data/preprocess.h"
+#include "engine/device.h"
 #include "io/atomic_file.h"
 #include "io/binary_file.h"
 
@@ -34,6 +35,9 @@ std::string cache_key(const nlohmann::json& cfg) {
     nlohmann::json pp = cfg.at("preprocess");
     pp.erase("cache_dir");  // where the cache lives does not change its content
     os << pp.dump() << "\n";
+    // OT matching on the GPU (f32) may pick another control on near-ties than the CPU (f64): key by the device used.
+    std::string dev = pp.at("device").get<std::string>();
+    os << ((dev == "cuda" || (dev == "auto" && cuda_available())) ? "gpu" : "cpu") << "\n";
     struct stat st;
     std::error_code ec;
     fs::path abs = fs::absolute(path, ec);

@@ -10,6 +10,8 @@
 #include "engine/check.h"
 #include "engine/data/sinkhorn.h"
 #include "engine/data/stats.h"
+#include "engine/device.h"
+#include "kernels/cuda/sinkhorn.h"
 #include "engine/rng.h"
 #include "io/h5ad.h"
 
@@ -18,6 +20,18 @@ namespace gpo::data {
 using json = nlohmann::json;
 
 namespace {
+
+#ifdef GPO_WITH_CUDA
+std::vector<int> cuda_sinkhorn(const std::vector<double>& a, const std::vector<double>& b, int d, double reg,
+                               double scale, int iters, double tol) {
+    return cuda::sinkhorn_match(a, b, d, reg, scale, iters, tol);
+}
+#else
+std::vector<int> cuda_sinkhorn(const std::vector<double>&, const std::vector<double>&, int, double, double, int,
+                               double) {
+    GPO_FAIL("preprocess.device: this build has no CUDA");
+}
+#endif
 
 std::string opt_string(const json& v) { return v.is_null() ? std::string() : v.get<std::string>(); }
 
@@ -390,6 +404,15 @@ Dataset preprocess_dataset(const json& cfg) {
         ds.matched_control.assign(ds.N, -1);
         const double reg = pc.at("ot_reg").get<double>(), scale = pc.at("ot_cost_scale").get<double>();
         const int iters = pc.at("ot_max_iter").get<int>();
+        // The GPU pays off for large problems; small ones stay on the CPU (the reference, in double).
+        const std::string want = pc.at("device").get<std::string>();
+        const bool gpu = want == "cuda" || (want == "auto" && cuda_available());
+        if (want == "cuda") resolve_device("cuda");  // a clear error when no GPU is usable
+        auto match_fn = [&](const std::vector<double>& a, const std::vector<double>& b) {
+            if (gpu && (a.size() / d) * (b.size() / d) >= (1u << 16))
+                return cuda_sinkhorn(a, b, d, reg, scale, iters, 1e-9);
+            return sinkhorn_match(a, b, d, reg, scale, iters);
+        };
         for (int s = 0; s < 3; ++s) {
             std::map<std::string, std::vector<int64_t>> groups;
             for (int64_t n = 0; n < ds.N; ++n)
@@ -399,7 +422,7 @@ Dataset preprocess_dataset(const json& cfg) {
             std::vector<int64_t> ctrl = cit->second;
             std::vector<double> cf = features(ctrl);
             for (auto& [label, cells] : groups) {
-                std::vector<int> m = sinkhorn_match(features(cells), cf, d, reg, scale, iters);
+                std::vector<int> m = match_fn(features(cells), cf);
                 for (size_t i = 0; i < cells.size(); ++i) ds.matched_control[cells[i]] = ctrl[m[i]];
             }
         }

@@ -9,7 +9,8 @@
 namespace gpo::data {
 
 std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vector<double>& dst, int d, double reg,
-                                double cost_scale, int max_iter, double tol) {
+                                double cost_scale, int max_iter, double tol, std::vector<double>* u_out,
+                                std::vector<double>* v_out) {
     const size_t n = src.size() / d, m = dst.size() / d;
     GPO_CHECK(n > 0 && m > 0, "sinkhorn: empty source (" << n << ") or target (" << m << ")");
     GPO_CHECK(reg > 0, "sinkhorn: reg must be > 0");
@@ -64,6 +65,8 @@ std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vecto
         }
         match[i] = (int)best;
     }
+    if (u_out) *u_out = u;
+    if (v_out) *v_out = v;
     return match;
 }
 

@@ -6,8 +6,10 @@
 
 namespace gpo::data {
 
-// src (n, d) and dst (m, d) row-major. Returns n indices into dst.
+// src (n, d) and dst (m, d) row-major. Returns n indices into dst; the final scalings u (n), v (m) when asked.
+// This CPU version (double) is the reference; kernels/cuda/sinkhorn.h runs the same on the GPU in f32.
 std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vector<double>& dst, int d, double reg,
-                                double cost_scale, int max_iter = 1000, double tol = 1e-9);
+                                double cost_scale, int max_iter = 1000, double tol = 1e-9,
+                                std::vector<double>* u_out = nullptr, std::vector<double>* v_out = nullptr);
 
 }  // namespace gpo::data

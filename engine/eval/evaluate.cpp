@@ -1,0 +1,391 @@
+// Evaluation of a trained model (see evaluate.h).
+#include "engine/eval/evaluate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "engine/check.h"
+#include "engine/data/loader.h"
+#include "engine/data/stats.h"
+#include "engine/eval/metrics.h"
+#include "io/atomic_file.h"
+#include "io/svg.h"
+
+namespace gpo::eval {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+// The perturbseq transform of one CSR row into `out` (G values).
+void transform_row(const data::Csr& X, int64_t r, std::vector<double>& dense, std::vector<double>& out) {
+    std::fill(dense.begin(), dense.end(), 0.0);
+    for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) dense[X.indices[k]] = X.data[k];
+    ate_transform_row(dense.data(), (int64_t)dense.size(), out.data());
+}
+
+struct Groups {
+    std::vector<std::string> labels;       // perturbation labels evaluated (control excluded), sorted
+    Mat means;                             // (labels, G) mean transformed expression per label
+    std::vector<double> control;           // (G)
+    std::vector<int64_t> n_cells;          // (labels)
+    int64_t n_control = 0;
+};
+
+// Mean perturbseq-transformed profile per label over QC-pass cells of `split` (-1 = all cells).
+Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std::string>* only_labels) {
+    Groups g;
+    std::map<std::string, int> id;
+    for (int64_t n = 0; n < ds.N; ++n) {
+        if ((split >= 0 && ds.split[n] != split) || ds.qc[n] || ds.labels[n] == ds.control_label) continue;
+        id.emplace(ds.labels[n], 0);
+    }
+    if (only_labels) {
+        id.clear();
+        for (const auto& l : *only_labels) id.emplace(l, 0);
+    }
+    for (auto& [l, i] : id) {
+        i = (int)g.labels.size();
+        g.labels.push_back(l);
+    }
+    const int64_t G = ds.G;
+    g.means = Mat((int64_t)g.labels.size(), G, 0.0);
+    g.control.assign(G, 0.0);
+    g.n_cells.assign(g.labels.size(), 0);
+    std::vector<double> dense(G), f(G);
+    for (int64_t n = 0; n < ds.N; ++n) {
+        if ((split >= 0 && ds.split[n] != split) || ds.qc[n]) continue;
+        double* acc;
+        if (ds.labels[n] == ds.control_label) {
+            acc = g.control.data();
+            ++g.n_control;
+        } else {
+            auto it = id.find(ds.labels[n]);
+            if (it == id.end()) continue;
+            acc = g.means.row(it->second);
+            ++g.n_cells[it->second];
+        }
+        transform_row(ds.counts, n, dense, f);
+        for (int64_t k = 0; k < G; ++k) acc[k] += f[k];
+    }
+    GPO_CHECK(g.n_control > 0, "evaluate: no QC-pass control cell in the evaluated split");
+    for (double& v : g.control) v /= (double)g.n_control;
+    for (size_t i = 0; i < g.labels.size(); ++i)
+        for (int64_t k = 0; k < G; ++k) g.means.at((int64_t)i, k) = g.n_cells[i] ? g.means.at((int64_t)i, k) / g.n_cells[i] : NAN;
+    return g;
+}
+
+// Real DE genes per label (cell-eval style): Wilcoxon of the label's cells vs controls on the transformed values,
+// BH over genes, ranked by |log2 fold change| (a difference of log2 values).
+std::vector<std::vector<int64_t>> real_de_genes(const data::Dataset& ds, int split, const Groups& g) {
+    const int64_t G = ds.G;
+    std::map<std::string, int> id;
+    for (size_t i = 0; i < g.labels.size(); ++i) id[g.labels[i]] = (int)i;
+    std::vector<std::vector<std::vector<double>>> vals(g.labels.size() + 1, std::vector<std::vector<double>>(G));
+    const size_t ctrl = g.labels.size();
+    std::vector<double> dense(G), f(G);
+    for (int64_t n = 0; n < ds.N; ++n) {
+        if ((split >= 0 && ds.split[n] != split) || ds.qc[n]) continue;
+        size_t gid = ctrl;
+        if (ds.labels[n] != ds.control_label) {
+            auto it = id.find(ds.labels[n]);
+            if (it == id.end()) continue;
+            gid = (size_t)it->second;
+        }
+        transform_row(ds.counts, n, dense, f);
+        for (int64_t k = 0; k < G; ++k) vals[gid][k].push_back(f[k]);
+    }
+    for (auto& per_gene : vals)
+        for (auto& v : per_gene) std::sort(v.begin(), v.end());
+    std::vector<std::vector<int64_t>> out(g.labels.size());
+    for (size_t i = 0; i < g.labels.size(); ++i) {
+        if (g.n_cells[i] < 2) continue;
+        std::vector<double> p(G), lfc(G);
+        for (int64_t k = 0; k < G; ++k) {
+            p[k] = stats::wilcoxon_ranksum_p_sorted(vals[i][k], vals[ctrl][k]);
+            lfc[k] = g.means.at((int64_t)i, k) - g.control[k];
+        }
+        out[i] = ranked_significant(stats::benjamini_hochberg(p), lfc, 0.05);
+    }
+    return out;
+}
+
+// Metrics of one predictor given its predicted ATE rows (labels, G).
+json predictor_metrics(const Mat& A_data, const Mat& A_pred, const Groups& g, const std::vector<std::vector<int64_t>>& de,
+                       const std::vector<std::vector<int64_t>>& real_de, const std::vector<int64_t>& target_col,
+                       int64_t top_k, json* per_label) {
+    const int64_t P = A_data.rows, G = A_data.cols;
+    AteMetrics am = ate_metrics(A_data, A_pred, top_k, 20, 50);
+    Mat pred_means(P, G), true_means(P, G);
+    for (int64_t t = 0; t < P; ++t)
+        for (int64_t k = 0; k < G; ++k) {
+            pred_means.at(t, k) = g.control[k] + A_pred.at(t, k);
+            true_means.at(t, k) = g.control[k] + A_data.at(t, k);
+        }
+    PerturbationMetrics pm = perturbation_metrics(pred_means, true_means, g.control, de);
+    std::vector<double> disc = discrimination_score_l1(A_pred, A_data, target_col);
+    std::vector<double> jac20 = jaccard_at_k(A_data, A_pred, 20);
+    std::vector<double> overlap(P, NAN);
+    for (int64_t t = 0; t < P; ++t) {
+        std::vector<int64_t> pred_rank = top_k_indices(A_pred.row(t), G, G);  // by |predicted effect|
+        overlap[t] = real_de[t].empty() ? NAN : overlap_at_k(real_de[t], pred_rank, top_k);
+    }
+    auto nanmean = [](const std::vector<double>& v) {
+        double s = 0;
+        int64_t n = 0;
+        for (double x : v)
+            if (std::isfinite(x)) s += x, ++n;
+        return n ? s / n : NAN;
+    };
+    json j = {{"ate_pearson", num(am.pearson)},         {"ate_r2", num(am.r2)},
+              {"ate_pearson_top20", num(am.pearson_top)}, {"ate_r2_top20", num(am.r2_top)},
+              {"jaccard_top20", num(am.jaccard_k1)},    {"jaccard_top50", num(am.jaccard_k2)},
+              {"pearson_delta", num(nanmean(pm.pearson_delta))}, {"pearson_delta_de", num(nanmean(pm.pearson_delta_de))},
+              {"mse_de", num(nanmean(pm.mse_de))},      {"pearson_de", num(nanmean(pm.pearson_de))},
+              {"overlap_at_k", num(nanmean(overlap))},  {"discrimination_score_l1", num(nanmean(disc))}};
+    if (per_label) {
+        *per_label = json::array();
+        for (int64_t t = 0; t < P; ++t)
+            per_label->push_back({{"perturbation", g.labels[t]},
+                                  {"cells", g.n_cells[t]},
+                                  {"pearson_delta", num(pm.pearson_delta[t])},
+                                  {"pearson_delta_de", num(pm.pearson_delta_de[t])},
+                                  {"mse_de", num(pm.mse_de[t])},
+                                  {"pearson_de", num(pm.pearson_de[t])},
+                                  {"jaccard_top20", num(jac20[t])},
+                                  {"overlap_at_k", num(overlap[t])},
+                                  {"discrimination_score_l1", num(disc[t])}});
+    }
+    return j;
+}
+
+std::string fmt(const json& v) {
+    if (v.is_null()) return "n/a";
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3f", v.get<double>());
+    return b;
+}
+
+}  // namespace
+
+json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
+    auto t0 = std::chrono::steady_clock::now();
+    const json& ec = m.config.at("evaluate");
+    const data::Dataset& ds = m.dataset;
+    const std::string split_name = ec.at("split").get<std::string>();
+    const int split = split_name == "train" ? data::SPLIT_TRAIN : split_name == "val" ? data::SPLIT_VAL
+                      : split_name == "test" ? data::SPLIT_TEST : -1;
+    const int64_t top_k = ec.at("top_k_de").get<int64_t>();
+    const uint64_t seed = m.config.at("train").at("seed").get<uint64_t>();
+    fs::create_directories(out_dir);
+
+    // ---------------------------------------------------------------- data ATE on the evaluated split (D9)
+    Groups data = group_profiles(ds, split, nullptr);
+    const int64_t P = (int64_t)data.labels.size(), G = ds.G;
+    GPO_CHECK(P > 0, "evaluate: no perturbed QC-pass cell in the " << split_name << " split");
+    Mat A_data(P, G);
+    for (int64_t t = 0; t < P; ++t)
+        for (int64_t k = 0; k < G; ++k) A_data.at(t, k) = data.means.at(t, k) - data.control[k];
+    std::vector<std::vector<int64_t>> de(P), real_de = real_de_genes(ds, split, data);
+    std::vector<int64_t> target_col(P, -1);
+    std::vector<std::vector<int>> label_treatments(P);
+    for (int64_t t = 0; t < P; ++t) {
+        de[t] = top_k_indices(A_data.row(t), G, top_k);
+        label_treatments[t] = treatments_of_label(m, data.labels[t]);
+        if (label_treatments[t].size() == 1) target_col[t] = ds.treatment_gene[label_treatments[t][0]];
+    }
+
+    // ---------------------------------------------------------------- model ATE: batched particles
+    const int64_t particles = ec.at("ate_particles").get<int64_t>();
+    const int64_t chunk = std::max<int64_t>(1, ec.at("ate_batch").get<int64_t>());
+    const double library = ec.at("ate_library_size").get<double>();
+    std::vector<std::vector<int>> dosages = label_treatments;
+    dosages.push_back({});  // control, last
+    Mat model_sum(P + 1, G, 0.0);
+    std::vector<double> f(G);
+    for (int64_t done = 0, c = 0; done < particles; done += chunk, ++c) {
+        int64_t n = std::min(chunk, particles - done);
+        Tensor x = m.model->generate(m.params, dosages, (int)n, library, true, RngKey{seed, 77}, (uint64_t)c);
+        std::vector<double> v = x.to_vector();  // (n, P + 1, G)
+        for (int64_t p = 0; p < n; ++p)
+            for (int64_t d = 0; d <= P; ++d) {
+                ate_transform_row(v.data() + (p * (P + 1) + d) * G, G, f.data());
+                double* acc = model_sum.row(d);
+                for (int64_t k = 0; k < G; ++k) acc[k] += f[k];
+            }
+    }
+    Mat A_model(P, G);
+    for (int64_t t = 0; t < P; ++t)
+        for (int64_t k = 0; k < G; ++k) A_model.at(t, k) = (model_sum.at(t, k) - model_sum.at(P, k)) / (double)particles;
+
+    // ---------------------------------------------------------------- baselines from the training split
+    Groups train = group_profiles(ds, data::SPLIT_TRAIN, &data.labels);
+    std::vector<double> pert_mean(G, 0.0);
+    {
+        int64_t n = 0;
+        std::vector<double> dense(G), fr(G);
+        for (int64_t c = 0; c < ds.N; ++c) {
+            if (ds.split[c] != data::SPLIT_TRAIN || ds.qc[c] || ds.labels[c] == ds.control_label) continue;
+            transform_row(ds.counts, c, dense, fr);
+            for (int64_t k = 0; k < G; ++k) pert_mean[k] += fr[k];
+            ++n;
+        }
+        for (double& v : pert_mean) v /= std::max<int64_t>(1, n);
+    }
+    std::map<std::string, int64_t> single_row;  // label -> row of a single perturbation among the evaluated labels
+    for (int64_t t = 0; t < P; ++t)
+        if (label_treatments[t].size() == 1) single_row[data.labels[t]] = t;
+    Mat A_none(P, G, 0.0), A_pert(P, G), A_train(P, G), A_add(P, G);
+    bool any_combo = false;
+    for (int64_t t = 0; t < P; ++t) {
+        for (int64_t k = 0; k < G; ++k) {
+            A_pert.at(t, k) = pert_mean[k] - train.control[k];
+            double tm = train.means.at(t, k);
+            A_train.at(t, k) = std::isfinite(tm) ? tm - train.control[k] : 0.0;  // unseen in training: no change
+        }
+        if (label_treatments[t].size() > 1) {  // additive: sum of the single perturbations' training effects
+            any_combo = true;
+            for (int64_t k = 0; k < G; ++k) A_add.at(t, k) = 0.0;
+            for (int tr : label_treatments[t]) {
+                auto it = single_row.find(ds.treatment_names[tr]);
+                if (it == single_row.end()) continue;
+                for (int64_t k = 0; k < G; ++k) {
+                    double tm = train.means.at(it->second, k);
+                    if (std::isfinite(tm)) A_add.at(t, k) += tm - train.control[k];
+                }
+            }
+        } else {
+            for (int64_t k = 0; k < G; ++k) A_add.at(t, k) = A_train.at(t, k);
+        }
+    }
+
+    // ---------------------------------------------------------------- metrics
+    json per_label;
+    json model_metrics = predictor_metrics(A_data, A_model, data, de, real_de, target_col, top_k, &per_label);
+    json baselines = {
+        {"no_change", predictor_metrics(A_data, A_none, data, de, real_de, target_col, top_k, nullptr)},
+        {"perturbed_mean", predictor_metrics(A_data, A_pert, data, de, real_de, target_col, top_k, nullptr)},
+        {"train_mean", predictor_metrics(A_data, A_train, data, de, real_de, target_col, top_k, nullptr)}};
+    if (any_combo)
+        baselines["additive"] = predictor_metrics(A_data, A_add, data, de, real_de, target_col, top_k, nullptr);
+
+    // ---------------------------------------------------------------- test IWELBO
+    const int iw_particles = ec.at("iwelbo_particles").get<int>();
+    double iwelbo_sum = 0;
+    int64_t iw_cells = 0;
+    {
+        // Cells per batch so that particles x cells matches a training step's rows.
+        int64_t cells_per_batch = std::max<int64_t>(
+            8, m.config["train"]["batch_size"].get<int64_t>() * m.config["train"]["particles"].get<int64_t>() / iw_particles);
+        int eval_split = split < 0 ? data::SPLIT_TEST : split;
+        for (const auto& cells : data::epoch_batches(ds, eval_split, cells_per_batch, seed, 0, false)) {
+            models::Batch b = data::make_batch(ds, cells, eval_split, DType::F32, m.device);
+            std::vector<double> lw = m.model->log_weights(m.params, b, iw_particles, RngKey{seed, 78}, 0).to_vector();
+            const int64_t B = (int64_t)cells.size();
+            for (int64_t n = 0; n < B; ++n) {
+                double mx = -INFINITY;
+                for (int p = 0; p < iw_particles; ++p) mx = std::max(mx, lw[p * B + n]);
+                double s = 0;
+                for (int p = 0; p < iw_particles; ++p) s += std::exp(lw[p * B + n] - mx);
+                iwelbo_sum += mx + std::log(s) - std::log((double)iw_particles);
+            }
+            iw_cells += B;
+        }
+    }
+    double iwelbo = iw_cells ? iwelbo_sum / (double)iw_cells : NAN;
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    json report = {{"checkpoint", m.checkpoint},
+                   {"model", m.model->type()},
+                   {"split", split_name},
+                   {"seed", seed},
+                   {"cells", {{"control", data.n_control}, {"perturbations", P}}},
+                   {"iwelbo", {{"particles", iw_particles}, {"cells", iw_cells}, {"mean", num(iwelbo)}}},
+                   {"ate", {{"particles", particles}, {"library_size", library}, {"transform", "perturbseq"},
+                            {"top_k_de", top_k}, {"qc_pass_cells_only", true}}},
+                   {"metrics", {{"model", model_metrics}, {"baselines", baselines}}},
+                   {"per_perturbation", per_label},
+                   {"seconds", seconds}};
+
+    // ---------------------------------------------------------------- figures and the readable report
+    std::vector<std::string> figures;
+    auto write_fig = [&](const std::string& name, const std::string& svg) {
+        io::write_file_atomic((fs::path(out_dir) / name).string(), svg);
+        figures.push_back(name);
+    };
+    {
+        std::vector<double> xs, ys;
+        const int64_t stride = std::max<int64_t>(1, P * G / 20000);
+        for (int64_t i = 0; i < P * G; i += stride) xs.push_back(A_data.data[i]), ys.push_back(A_model.data[i]);
+        write_fig("ate_scatter.svg", io::svg_scatter("ATE: model vs data (" + split_name + " split)",
+                                                     "observed ATE (log2)", "predicted ATE (log2)", xs, ys, true));
+        std::vector<double> pd;
+        for (const auto& r : per_label) pd.push_back(r["pearson_delta"].is_null() ? NAN : r["pearson_delta"].get<double>());
+        write_fig("per_perturbation_pearson_delta.svg",
+                  io::svg_bar_chart("pearson_delta per perturbation", "Pearson", data.labels, pd));
+    }
+    std::ifstream mf(fs::path(m.run_dir) / "metrics.jsonl");
+    if (mf) {
+        io::Series tr{"train loss", {}, {}}, va{"val loss", {}, {}};
+        for (std::string line; std::getline(mf, line);) {
+            json j = json::parse(line, nullptr, false);
+            if (j.is_discarded() || j.value("type", "") != "epoch") continue;
+            tr.x.push_back(j["epoch"].get<double>());
+            tr.y.push_back(j["train_loss"].get<double>());
+            va.x.push_back(j["epoch"].get<double>());
+            va.y.push_back(j["val_loss"].get<double>());
+        }
+        if (!tr.x.empty()) write_fig("training_curves.svg", io::svg_line_chart("training", "epoch", "loss", {tr, va}));
+    }
+    if (m.model->mask_logits() >= 0) {
+        Tensor W = m.params.value(m.model->mask_logits()).to(Device::CPU);
+        if (W.ndim() == 2 && W.dim(0) == W.dim(1) && W.dim(0) == ds.T) {
+            const int64_t np = ds.n_perturbed, T = ds.T;
+            std::vector<double> w = W.to_vector(), block;
+            for (int64_t i = 0; i < np; ++i)
+                for (int64_t j = 0; j < np; ++j) block.push_back(1.0 / (1.0 + std::exp(-w[i * T + j])));
+            std::vector<std::string> names(ds.treatment_names.begin(), ds.treatment_names.begin() + np);
+            write_fig("grn_perturbed_block.svg",
+                      io::svg_heatmap("GRN edge probability (perturbed genes)", names, names, block));
+        }
+    }
+    report["figures"] = figures;
+    std::ostringstream md;
+    md << "# Evaluation of " << m.model->type() << "\n\n"
+       << "Checkpoint `" << m.checkpoint << "`, " << split_name << " split (QC-pass cells), seed " << seed << ": "
+       << data.n_control << " control cells, " << P << " perturbations. ATE: perturbseq transform, " << particles
+       << " model particles at library size " << library << ".\n\n"
+       << "Test IWELBO (" << iw_particles << " particles, " << iw_cells << " cells): " << fmt(num(iwelbo)) << "\n\n"
+       << "| metric | model | no change | mean of perturbed | training mean" << (any_combo ? " | additive" : "")
+       << " |\n|---|---|---|---|---" << (any_combo ? "|---" : "") << "|\n";
+    for (auto it = model_metrics.begin(); it != model_metrics.end(); ++it) {
+        md << "| " << it.key() << " | " << fmt(it.value()) << " | " << fmt(baselines["no_change"][it.key()]) << " | "
+           << fmt(baselines["perturbed_mean"][it.key()]) << " | " << fmt(baselines["train_mean"][it.key()]);
+        if (any_combo) md << " | " << fmt(baselines["additive"][it.key()]);
+        md << " |\n";
+    }
+    md << "\n## Per perturbation (model)\n\n| perturbation | cells | pearson_delta | pearson_de | mse_de | jaccard_top20 "
+          "| discrimination |\n|---|---|---|---|---|---|---|\n";
+    for (const auto& r : per_label)
+        md << "| " << r["perturbation"].get<std::string>() << " | " << r["cells"] << " | " << fmt(r["pearson_delta"])
+           << " | " << fmt(r["pearson_de"]) << " | " << fmt(r["mse_de"]) << " | " << fmt(r["jaccard_top20"]) << " | "
+           << fmt(r["discrimination_score_l1"]) << " |\n";
+    md << "\n## Figures\n\n";
+    for (const auto& fname : figures) md << "![" << fname << "](" << fname << ")\n\n";
+    io::write_file_atomic((fs::path(out_dir) / "report.json").string(), report.dump(2) + "\n");
+    io::write_file_atomic((fs::path(out_dir) / "report.md").string(), md.str());
+    if (verbose) std::fprintf(stderr, "evaluate: report in %s (%.1f s)\n", out_dir.c_str(), seconds);
+    return report;
+}
+
+}  // namespace gpo::eval

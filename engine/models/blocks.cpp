@@ -1,11 +1,14 @@
 // Shared model blocks (see blocks.h).
 #include "engine/models/blocks.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/check.h"
+#include "engine/ops/distributions.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/linear.h"
+#include "engine/ops/reduce.h"
 
 namespace gpo::models {
 
@@ -109,6 +112,130 @@ Var repeat_particles(Tape& tape, Var x, int64_t P) {
     if (P == 1) return x;
     Var b = ops::broadcast_to(tape, ops::reshape(tape, x, {1, rows, C}), {P, rows, C});
     return ops::reshape(tape, b, {P * rows, C});
+}
+
+// ---------------------------------------------------------------- noise and row selections
+
+Tensor draw_noise(const Shape& shape, DType dt, Device dev, RngKey base, uint64_t purpose, int pass, uint64_t step,
+                  bool normal) {
+    Tensor t = Tensor::empty(shape, dt, dev);
+    RngKey k{base.seed, base.stream * 64 + purpose * 2 + (uint64_t)pass};
+    if (normal) rng_normal(t, k, step * NOISE_STEP_STRIDE);
+    else rng_uniform(t, k, step * NOISE_STEP_STRIDE);
+    return t;
+}
+
+ops::Dosage row_selection(const std::vector<int>& rows, int64_t n, DType dt, Device dev) {
+    std::vector<std::vector<std::pair<int, double>>> lists(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) lists[i] = {{rows[i], 1.0}};
+    return ops::Dosage::from_lists(lists, n, dt).to(dev);
+}
+
+// ---------------------------------------------------------------- global masks and embeddings
+
+MaskRows sample_mask_rows(Tape& tape, Var What, const ops::Dosage& sel, int64_t P, double temperature, RngKey key,
+                          uint64_t step, int pass) {
+    const Tensor& W = tape.value(What);
+    const int64_t T = W.dim(0), C = W.dim(1);
+    MaskRows m;
+    m.W_rows = ops::dosage_gather(tape, What, sel);  // (R, C)
+    Tensor u_full = draw_noise({P, T, C}, W.dtype, W.device, key, NOISE_MASK, pass, step, false);
+    Tensor u_rows = tape.value(ops::dosage_gather(tape, tape.constant(u_full), sel));  // (P, R, C)
+    m.M = ops::relaxed_bernoulli_st(tape, m.W_rows, u_rows, temperature);
+    return m;
+}
+
+Gaussian embedding_encoder_rows(Tape& tape, const ParamStore& ps, const GaussianHead& enc, int onehot, Var m,
+                                const ops::Dosage& sel, int64_t P) {
+    Var pre = trunk_block(tape, ps, enc.trunk, 0, m);
+    Var onehot_rows = ops::dosage_gather(tape, ps.on_tape(tape, onehot), sel);  // (R, H)
+    pre = ops::add(tape, pre, repeat_particles(tape, onehot_rows, P));
+    return gaussian_head_finish(tape, ps, enc, pre);
+}
+
+Var sample_embedding_rows(Tape& tape, const Gaussian& qE, const ops::Dosage& sel, int64_t P, int64_t T, RngKey key,
+                          uint64_t step, int pass) {
+    const Tensor& mean = tape.value(qE.mean);
+    const int64_t rows = mean.dim(0), C = mean.dim(1);
+    Tensor eps_full = draw_noise({P, T, C}, mean.dtype, mean.device, key, NOISE_EMB, pass, step, true);
+    Tensor eps = tape.value(ops::dosage_gather(tape, tape.constant(eps_full), sel)).reshape({rows, C});
+    return ops::gaussian_sample(tape, qE.mean, qE.scale, eps);
+}
+
+MaskedEmbeddings sample_masked_embeddings(Tape& tape, const ParamStore& ps, Var What, const GaussianHead& enc,
+                                          int onehot, const std::vector<int>& rows, int64_t P, double temperature,
+                                          RngKey key, uint64_t step, int pass) {
+    const Tensor& W = tape.value(What);
+    const int64_t T = W.dim(0), C = W.dim(1), R = (int64_t)rows.size();
+    ops::Dosage sel = row_selection(rows, T, W.dtype, W.device);
+    MaskedEmbeddings e;
+    MaskRows m = sample_mask_rows(tape, What, sel, P, temperature, key, step, pass);
+    e.W_rows = m.W_rows;
+    e.M = m.M;
+    Var M2 = ops::reshape(tape, e.M, {P * R, C});
+    e.qE = embedding_encoder_rows(tape, ps, enc, onehot, M2, sel, P);
+    e.E = sample_embedding_rows(tape, e.qE, sel, P, T, key, step, pass);
+    e.ME = ops::reshape(tape, ops::mul(tape, M2, e.E), {P, R, C});
+    return e;
+}
+
+Var mask_log_ratio(Tape& tape, Var M, Var W_rows, double mask_prior) {
+    const Tensor& W = tape.value(W_rows);
+    Var prior_logits =
+        tape.constant(Tensor::full(W.shape, std::log(mask_prior / (1.0 - mask_prior)), W.dtype).to(W.device));
+    return ops::sub(tape, ops::bernoulli_log_prob(tape, M, prior_logits, false),
+                    ops::bernoulli_log_prob(tape, M, W_rows, true));
+}
+
+Var embedding_log_ratio(Tape& tape, Var E, const Gaussian& qE, double prior_scale) {
+    const Tensor& e = tape.value(E);
+    Var prior = prior_scale == 1.0
+                    ? ops::std_normal_log_prob(tape, E)
+                    : ops::gaussian_log_prob(tape, E, tape.constant(Tensor::zeros(e.shape, e.dtype, e.device)),
+                                             tape.constant(Tensor::full(e.shape, prior_scale, e.dtype).to(e.device)));
+    return ops::sub(tape, prior, ops::gaussian_log_prob(tape, E, qE.mean, qE.scale));
+}
+
+Var plate_rows(Tape& tape, Var diff, const ops::Dosage& D_plate) {
+    const Tensor& d = tape.value(diff);
+    const int64_t P = d.dim(0), R = d.dim(1);
+    return ops::dosage_gather(tape, ops::reshape(tape, ops::sum(tape, diff, 2), {P, R, 1}), D_plate);
+}
+
+// ---------------------------------------------------------------- generation helpers
+
+ops::Dosage dosages_over_rows(const std::vector<std::vector<int>>& dosages, int64_t T, std::vector<int>* rows,
+                              DType dt, Device dev, const char* who) {
+    rows->clear();
+    for (const auto& d : dosages)
+        for (int t : d) {
+            GPO_CHECK(t >= 0 && t < T, who << ": treatment index " << t << " outside [0, " << T << ")");
+            if (std::find(rows->begin(), rows->end(), t) == rows->end()) rows->push_back(t);
+        }
+    std::sort(rows->begin(), rows->end());
+    std::vector<std::vector<std::pair<int, double>>> lists(dosages.size());
+    for (size_t i = 0; i < dosages.size(); ++i)
+        for (int t : dosages[i])
+            lists[i].push_back({(int)(std::lower_bound(rows->begin(), rows->end(), t) - rows->begin()), 1.0});
+    return ops::Dosage::from_lists(lists, (int64_t)rows->size(), dt).to(dev);
+}
+
+Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey key, uint64_t step) {
+    const int64_t G = log_theta.numel();
+    const DType dt = mean.dtype;
+    const Device dev = mean.device;
+    std::vector<double> mu = mean.to_vector(), phi = log_theta.to_vector(), shape(mu.size()), rate(mu.size());
+    for (size_t i = 0; i < mu.size(); ++i) {
+        double c = std::exp(phi[i % G]);
+        shape[i] = c;
+        rate[i] = std::max(c / (mu[i] + 1e-4), 1e-6);
+    }
+    Tensor sh = Tensor::from_vector(mean.shape, shape, dt).to(dev);
+    Tensor rt = Tensor::from_vector(mean.shape, rate, dt).to(dev);
+    Tensor lambda = Tensor::empty(mean.shape, dt, dev), counts = Tensor::empty(mean.shape, dt, dev);
+    rng_gamma(lambda, sh, rt, RngKey{key.seed, key.stream * 64 + 60}, step * NOISE_STEP_STRIDE);
+    rng_poisson(counts, lambda, RngKey{key.seed, key.stream * 64 + 61}, step * NOISE_STEP_STRIDE);
+    return counts;
 }
 
 }  // namespace gpo::models

@@ -1,11 +1,14 @@
 // Shared model blocks built from tape ops: linear layers declared in a ParamStore with PyTorch's default init,
 // the residual MLP trunk of the reference (first layer plain, later layers x <- lrelu(Wx+b) + x) whose first layer
 // may be split into input blocks (so a block shared by all particles is multiplied once), and the Gaussian head
-// (mean; var = |exp(h)+1e-4| with nan_to_num; scale = sqrt(var)) of reference §3.
+// (mean; var = |exp(h)+1e-4| with nan_to_num; scale = sqrt(var)) of reference §3. Also the pieces the models of the
+// family share: noise streams, row selections, the relaxed-Bernoulli masks and embeddings of present treatment rows,
+// plated KL rows, dosages for generation and Gamma-Poisson count sampling.
 #pragma once
 #include <string>
 #include <vector>
 
+#include "engine/ops/sparse.h"
 #include "engine/params.h"
 #include "engine/rng.h"
 #include "engine/tape.h"
@@ -62,5 +65,59 @@ void append_init(std::vector<InitSpec>& specs, const GaussianHead& g);
 
 // Broadcast a (rows, C) block over P particles: (rows, C) -> (P * rows, C).
 Var repeat_particles(Tape& tape, Var x, int64_t P);
+
+// ---------------------------------------------------------------- noise and row selections
+// Noise purposes: each gets its own Philox stream, and each guide pass (0 = main, 1 = counterfactual,
+// 2 = generation) its own copy; the counter space of one step is NOISE_STEP_STRIDE wide.
+enum NoisePurpose : uint64_t { NOISE_MASK = 1, NOISE_EMB = 2, NOISE_QC = 3, NOISE_Z = 4 };
+constexpr uint64_t NOISE_STEP_STRIDE = 1ULL << 40;  // larger than any one draw
+// Uniform (normal = false) or standard normal noise of `shape` for (base key, purpose, pass) at `step`.
+Tensor draw_noise(const Shape& shape, DType dt, Device dev, RngKey base, uint64_t purpose, int pass, uint64_t step,
+                  bool normal);
+// One-hot selection D (rows.size(), n) picking `rows` (values 1) on `dev`.
+ops::Dosage row_selection(const std::vector<int>& rows, int64_t n, DType dt, Device dev);
+
+// ---------------------------------------------------------------- global masks and embeddings (rows present only)
+// Noise of the global (P, T, C) variables is drawn over all T rows and then restricted to `sel`, so computing a subset
+// of rows equals computing all of them exactly.
+// q(M) rows: W_rows = What[rows] (R, C); M (P, R, C) straight-through relaxed-Bernoulli samples (DESIGN D12).
+struct MaskRows {
+    Var W_rows, M;
+};
+MaskRows sample_mask_rows(Tape& tape, Var What, const ops::Dosage& sel, int64_t P, double temperature, RngKey key,
+                          uint64_t step, int pass);
+// q(E | M) of the rows: encoder input [m (P*R, C_m) ; e_t], the one-hot half a row lookup of `onehot` (T, H).
+// Returns the Gaussian (P*R, C_out).
+Gaussian embedding_encoder_rows(Tape& tape, const ParamStore& ps, const GaussianHead& enc, int onehot, Var m,
+                                const ops::Dosage& sel, int64_t P);
+// Reparameterised E = mean + scale eps (P*R, C), eps the rows `sel` of (P, T, C) standard normal noise.
+Var sample_embedding_rows(Tape& tape, const Gaussian& qE, const ops::Dosage& sel, int64_t P, int64_t T, RngKey key,
+                          uint64_t step, int pass);
+// The correlated guide q(M) q(E | M) for `rows` of the (T, C) mask logits What (GPO-VAE: C = T; SAMS-VAE: C = L).
+struct MaskedEmbeddings {
+    Var W_rows;   // (R, C) mask logits of the rows
+    Var M;        // (P, R, C) mask samples
+    Gaussian qE;  // (P*R, C)
+    Var E;        // (P*R, C) embedding samples
+    Var ME;       // (P, R, C) M o E
+};
+MaskedEmbeddings sample_masked_embeddings(Tape& tape, const ParamStore& ps, Var What, const GaussianHead& enc,
+                                          int onehot, const std::vector<int>& rows, int64_t P, double temperature,
+                                          RngKey key, uint64_t step, int pass);
+// log Bern(M; prior) - log q(M; W_rows), element-wise (P, R, C).
+Var mask_log_ratio(Tape& tape, Var M, Var W_rows, double mask_prior);
+// log N(E; 0, prior_scale^2) - log q(E), element-wise (P*R, C).
+Var embedding_log_ratio(Tape& tape, Var E, const Gaussian& qE, double prior_scale);
+// Plated per-cell weights of per-row terms: diff (P, R, C) -> (P, B, 1), out[p, n] = sum_t D_plate[n, t] sum_c
+// diff[p, t, c] (D_plate holds 1/N_t; rows of treatments absent from the batch are never computed).
+Var plate_rows(Tape& tape, Var diff, const ops::Dosage& D_plate);
+
+// ---------------------------------------------------------------- generation helpers
+// The treatments used by `dosages` (sorted, checked against [0, T)) in *rows and each dosage as a row of D over them.
+ops::Dosage dosages_over_rows(const std::vector<std::vector<int>>& dosages, int64_t T, std::vector<int>* rows,
+                              DType dt, Device dev, const char* who);
+// Counts x ~ GammaPoisson(c, r) per element of the NB means `mean` (..., G): lambda ~ Gamma(c, rate r),
+// x ~ Poisson(lambda), c = exp(log_theta[g]), r = max(c / (mu + 1e-4), 1e-6) (reference §2).
+Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey key, uint64_t step);
 
 }  // namespace gpo::models

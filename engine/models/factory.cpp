@@ -33,14 +33,39 @@ GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) 
     c.gloss_coeff = m.at("gloss_coeff").get<double>();
     c.sparsity_coeff = m.at("sparsity_coeff").get<double>();
     c.particles = cfg.at("train").at("particles").get<int>();
+    c.iwelbo = cfg.at("train").at("objective").get<std::string>() == "iwelbo";
+    return c;
+}
+
+SamsVaeConfig sams_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) {
+    const auto& m = cfg.at("model");
+    SamsVaeConfig c;
+    c.type = m.at("type").get<std::string>();
+    c.inference = m.at("inference").get<std::string>();
+    c.G = ds.G;
+    c.T = ds.T;
+    c.L = m.at("n_latent").get<int64_t>();
+    c.basal_layers = m.at("basal_encoder").at("n_layers").get<int>();
+    c.basal_hidden = m.at("basal_encoder").at("hidden").get<int>();
+    c.emb_layers = m.at("embedding_encoder").at("n_layers").get<int>();
+    c.emb_hidden = m.at("embedding_encoder").at("hidden").get<int>();
+    c.dec_layers = m.at("decoder").at("n_layers").get<int>();
+    c.dec_hidden = m.at("decoder").at("hidden").get<int>();
+    c.mask_prior = m.at("mask_prior").get<double>();
+    c.mask_init = m.at("mask_init").get<double>();
+    c.embedding_prior_scale = m.at("embedding_prior_scale").get<double>();
+    c.temperature = m.at("mask_temperature").get<double>();
+    c.particles = cfg.at("train").at("particles").get<int>();
+    c.iwelbo = cfg.at("train").at("objective").get<std::string>() == "iwelbo";
     return c;
 }
 
 std::unique_ptr<Model> create_model(const nlohmann::json& cfg, const data::Dataset& ds, ParamStore& ps) {
     const std::string type = cfg.at("model").at("type").get<std::string>();
-    GPO_CHECK(type == "gpo_vae", "model.type: '" << type
-                                                 << "' is not available yet in this version (available: gpo_vae)");
-    return std::make_unique<GpoVae>(gpo_vae_config(cfg, ds), ps);
+    if (type == "gpo_vae") return std::make_unique<GpoVae>(gpo_vae_config(cfg, ds), ps);
+    GPO_CHECK(type == "sams_vae" || type == "cpa_vae" || type == "conditional_vae",
+              "model.type: unknown model '" << type << "' (expected gpo_vae, sams_vae, cpa_vae or conditional_vae)");
+    return std::make_unique<SamsVae>(sams_vae_config(cfg, ds), ps);
 }
 
 }  // namespace gpo::models

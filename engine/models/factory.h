@@ -6,12 +6,15 @@
 #include "engine/data/dataset.h"
 #include "engine/models/gpo_vae.h"
 #include "engine/models/model.h"
+#include "engine/models/sams_vae.h"
 
 namespace gpo::models {
 
 // Model configuration from the config's model and train sections and the dataset's dimensions.
 GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds);
-// Declares the parameters in `ps` (not finalized). Throws naming model.type when the type is not available.
+// The same for sams_vae, cpa_vae and conditional_vae (model.type selects; model.inference the guide variant).
+SamsVaeConfig sams_vae_config(const nlohmann::json& cfg, const data::Dataset& ds);
+// Declares the parameters in `ps` (not finalized). Throws naming model.type when the type is unknown.
 std::unique_ptr<Model> create_model(const nlohmann::json& cfg, const data::Dataset& ds, ParamStore& ps);
 
 }  // namespace gpo::models

@@ -15,70 +15,33 @@ namespace gpo::models {
 
 namespace {
 
-// Noise purposes: each gets its own Philox stream; pass 1 (the counterfactual guide pass) uses fresh streams.
-enum NoisePurpose : uint64_t { NOISE_MASK = 1, NOISE_EMB = 2, NOISE_QC = 3, NOISE_Z = 4 };
-constexpr uint64_t STEP_STRIDE = 1ULL << 40;  // counter space per step: larger than any one draw
-
-Tensor draw(const Shape& shape, DType dt, Device dev, RngKey base, uint64_t purpose, int pass, uint64_t step,
-            bool normal) {
-    Tensor t = Tensor::empty(shape, dt, dev);
-    RngKey k{base.seed, base.stream * 64 + purpose * 2 + (uint64_t)pass};
-    if (normal) rng_normal(t, k, step * STEP_STRIDE);
-    else rng_uniform(t, k, step * STEP_STRIDE);
-    return t;
-}
-
-// One-hot selection D (rows.size(), n) picking `rows` (values 1) on `dev`.
-ops::Dosage selection(const std::vector<int>& rows, int64_t n, DType dt, Device dev) {
-    std::vector<std::vector<std::pair<int, double>>> lists(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) lists[i] = {{rows[i], 1.0}};
-    return ops::Dosage::from_lists(lists, n, dt).to(dev);
+// (B, Bs) scatter of the rows of a cell subset back to all B cells, value `weight` each: with ll (P, Bs, 1),
+// dosage_gather gives (P, B, 1), zero for cells outside the subset.
+ops::Dosage scatter_cells(const std::vector<int>& cells, int64_t B, double weight, DType dt, Device dev) {
+    std::vector<std::vector<std::pair<int, double>>> lists((size_t)B);
+    for (size_t i = 0; i < cells.size(); ++i) lists[cells[i]] = {{(int)i, weight}};
+    return ops::Dosage::from_lists(lists, (int64_t)cells.size(), dt).to(dev);
 }
 
 }  // namespace
 
-struct GpoVae::Embeddings {
-    Var W_rows;     // (R, T) mask logits of the rows
-    Var M;          // (P, R, T) mask samples
-    Gaussian qE;    // (P*R, T)
-    Var E;          // (P*R, T) embedding samples
-    Var ME;         // (P, R, T) M o E
+struct GpoVae::GuidePass {
+    MaskedEmbeddings emb;  // present rows (invalid Vars when no row is present)
+    Var zp;                // (P*B, T) d (M o E)
+    Var qcE;               // (P, L)
+    Gaussian qqc;          // (P, L) (broadcast)
+    Gaussian qz;           // (P*B, L) q(z_b | x, d, M, E, q qcE)
+    Gaussian qz_cf;        // (P*B, L) same encoder with (1-q) qcE (main pass only)
 };
 
-// q(M) and q(E | M) for the given treatment rows. Noise is indexed in the full (P, T, T) space so computing a subset
-// of rows equals computing all of them exactly.
-GpoVae::Embeddings GpoVae::sample_embeddings(Tape& tape, const ParamStore& ps, Var What, const std::vector<int>& rows,
-                                             int64_t P, RngKey key, uint64_t step, int pass) const {
-    const int64_t T = cfg_.T, R = (int64_t)rows.size();
-    const DType dt = ps.values().dtype;
-    const Device dev = ps.values().device;
-    Embeddings e;
-    // q(M): straight-through relaxed Bernoulli.
-    ops::Dosage sel = selection(rows, T, dt, dev);
-    e.W_rows = ops::dosage_gather(tape, What, sel);  // (R, T)
-    Tensor u_full = draw({P, T, T}, dt, dev, key, NOISE_MASK, pass, step, false);
-    Tensor u_rows = tape.value(ops::dosage_gather(tape, tape.constant(u_full), sel));  // (P, R, T)
-    e.M = ops::relaxed_bernoulli_st(tape, e.W_rows, u_rows, cfg_.temperature);
-    // q(E | M): rows [M_t ; e_t] through one shared MLP; the one-hot half is a row lookup.
-    Var M2 = ops::reshape(tape, e.M, {P * R, T});
-    Var pre = trunk_block(tape, ps, emb_enc_.trunk, 0, M2);
-    Var onehot_rows = ops::dosage_gather(tape, ps.on_tape(tape, onehot_), sel);  // (R, H)
-    pre = ops::add(tape, pre, repeat_particles(tape, onehot_rows, P));
-    e.qE = gaussian_head_finish(tape, ps, emb_enc_, pre);
-    Tensor epsE_full = draw({P, T, T}, dt, dev, key, NOISE_EMB, pass, step, true);
-    Tensor epsE = tape.value(ops::dosage_gather(tape, tape.constant(epsE_full), sel)).reshape({P * R, T});
-    e.E = ops::gaussian_sample(tape, e.qE.mean, e.qE.scale, epsE);
-    e.ME = ops::reshape(tape, ops::mul(tape, M2, e.E), {P, R, T});
-    return e;
-}
-
-struct GpoVae::GuidePass {
-    Embeddings emb;  // present rows (invalid Vars when no row is present)
-    Var zp;          // (P*B, T) d (M o E)
-    Var qcE;        // (P, L)
-    Gaussian qqc;   // (P, L) (broadcast)
-    Gaussian qz;    // (P*B, L) q(z_b | x, d, M, E, q qcE)
-    Gaussian qz_cf; // (P*B, L) same encoder with (1-q) qcE (main pass only)
+// The main guide pass, z_b and the particle-independent part of the decoder input.
+struct GpoVae::Forward {
+    int64_t P = 0;
+    Var What;     // (T, T) sanitized mask logits
+    GuidePass g;
+    Var zb;       // (P*B, L)
+    Var pre3;     // (P, B, H) decoder first-layer blocks of z_b and z_p
+    Var phi;      // (G) log concentration
 };
 
 GpoVae::GpoVae(const GpoVaeConfig& c, ParamStore& ps) : cfg_(c) {
@@ -112,9 +75,9 @@ void GpoVae::init_params(ParamStore& ps, uint64_t seed) const {
 }
 
 GpoVae::GuidePass GpoVae::guide(Tape& tape, const ParamStore& ps, const Batch& batch, Var What,
-                                const Tensor& norm_x, const Tensor& qc_values, bool with_cf_variant, RngKey key,
-                                uint64_t step, int pass) const {
-    const int64_t P = cfg_.particles, T = cfg_.T, L = cfg_.L, B = batch.B;
+                                const Tensor& norm_x, const Tensor& qc_values, bool with_cf_variant, int64_t P,
+                                RngKey key, uint64_t step, int pass) const {
+    const int64_t T = cfg_.T, L = cfg_.L, B = batch.B;
     const int64_t R = (int64_t)batch.present.size();
     const DType dt = ps.values().dtype;
     const Device dev = ps.values().device;
@@ -123,7 +86,8 @@ GpoVae::GuidePass GpoVae::guide(Tape& tape, const ParamStore& ps, const Batch& b
     if (R == 0) {  // only control cells: no mask, embedding or GRN row enters the loss
         g.zp = tape.constant(Tensor::zeros({P * B, T}, dt, dev));
     } else {
-        g.emb = sample_embeddings(tape, ps, What, batch.present, P, key, step, pass);
+        g.emb = sample_masked_embeddings(tape, ps, What, emb_enc_, onehot_, batch.present, P, cfg_.temperature, key,
+                                         step, pass);
         g.zp = ops::reshape(tape, ops::dosage_gather(tape, g.emb.ME, batch.D_sub), {P * B, T});
     }
 
@@ -132,7 +96,8 @@ GpoVae::GuidePass GpoVae::guide(Tape& tape, const ParamStore& ps, const Batch& b
     Gaussian q1 = gaussian_head_finish(tape, ps, qc_enc_, trunk_block(tape, ps, qc_enc_.trunk, 0, ones));
     g.qqc.mean = ops::broadcast_to(tape, q1.mean, {P, L});
     g.qqc.scale = ops::broadcast_to(tape, q1.scale, {P, L});
-    g.qcE = ops::gaussian_sample(tape, g.qqc.mean, g.qqc.scale, draw({P, L}, dt, dev, key, NOISE_QC, pass, step, true));
+    g.qcE = ops::gaussian_sample(tape, g.qqc.mean, g.qqc.scale,
+                                 draw_noise({P, L}, dt, dev, key, NOISE_QC, pass, step, true));
 
     // q(z_b | x, d, M, E, qc): first layer as blocks; the norm-x block is shared by all particles.
     Var hx = repeat_particles(tape, trunk_block(tape, ps, basal_enc_.trunk, 0, tape.constant(norm_x)), P);
@@ -154,22 +119,55 @@ GpoVae::GuidePass GpoVae::guide(Tape& tape, const ParamStore& ps, const Batch& b
     return g;
 }
 
+GpoVae::Forward GpoVae::forward(Tape& tape, const ParamStore& ps, const Batch& batch, bool with_cf_variant,
+                                int64_t P, RngKey key, uint64_t step) const {
+    const int64_t L = cfg_.L, B = batch.B;
+    const DType dt = ps.values().dtype;
+    const Device dev = ps.values().device;
+    GPO_CHECK(B > 0, "gpo_vae: empty batch");
+    Forward f;
+    f.P = P;
+    f.What = ops::nan_to_num(tape, ps.on_tape(tape, W_), 0.0, 0.0, 0.0);  // sanitize_tensor
+    f.g = guide(tape, ps, batch, f.What, batch.norm_x, batch.qc, with_cf_variant, P, key, step, 0);
+    f.zb = ops::gaussian_sample(tape, f.g.qz.mean, f.g.qz.scale,
+                                draw_noise({P * B, L}, dt, dev, key, NOISE_Z, 0, step, true));
+    Var pre = ops::add(tape, trunk_block(tape, ps, decoder_, 0, f.zb), trunk_block(tape, ps, decoder_, 1, f.g.zp));
+    f.pre3 = ops::reshape(tape, pre, {P, B, (int64_t)cfg_.dec_hidden});
+    f.phi = ps.on_tape(tape, phi_);
+    return f;
+}
+
+// log p(x_n | z) summed over genes for the cells of one decoder branch: (P * cells.size()), invalid when no cell.
+Var GpoVae::branch_log_lik(Tape& tape, const ParamStore& ps, const Batch& batch, const Forward& f,
+                           const std::vector<int>& cells, bool is_bad) const {
+    const int64_t P = f.P, B = batch.B, H = cfg_.dec_hidden, Bs = (int64_t)cells.size();
+    if (Bs == 0) return Var{};
+    const DType dt = ps.values().dtype;
+    const Device dev = ps.values().device;
+    ops::Dosage pick = row_selection(cells, B, dt, dev);
+    Var h = ops::reshape(tape, ops::dosage_gather(tape, f.pre3, pick), {P * Bs, H});
+    if (is_bad) {  // + the qcE block, shared by the cells of a particle
+        Var hq = trunk_block(tape, ps, decoder_, 2, f.g.qcE);  // (P, H)
+        Var hq3 = ops::broadcast_to(tape, ops::reshape(tape, hq, {P, 1, H}), {P, Bs, H});
+        h = ops::add(tape, h, ops::reshape(tape, hq3, {P * Bs, H}));
+    }
+    Var logits = apply_linear(tape, ps, dec_out_, trunk_finish(tape, ps, decoder_, h));
+    Tensor counts = tape.value(ops::dosage_gather(tape, tape.constant(batch.counts), pick));
+    Tensor lib =
+        tape.value(ops::dosage_gather(tape, tape.constant(batch.library.reshape({B, 1})), pick)).reshape({Bs});
+    return ops::nb_log_prob_softmax(tape, logits, f.phi, counts, lib);  // (P*Bs)
+}
+
 LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, RngKey key, uint64_t step) const {
     const int64_t P = cfg_.particles, T = cfg_.T, L = cfg_.L, B = batch.B;
     const int64_t R = (int64_t)batch.present.size();
     const DType dt = ps.values().dtype;
     const Device dev = ps.values().device;
-    GPO_CHECK(B > 0, "gpo_vae: empty batch");
-
-    Var What = ops::nan_to_num(tape, ps.on_tape(tape, W_), 0.0, 0.0, 0.0);  // sanitize_tensor
-    GuidePass g = guide(tape, ps, batch, What, batch.norm_x, batch.qc, true, key, step, 0);
+    Forward f = forward(tape, ps, batch, true, P, key, step);
+    const GuidePass& g = f.g;
+    Var What = f.What, zb = f.zb;
 
     // ---------------------------------------------------------------- reconstruction (QC-mixed, §4.1)
-    Var zb = ops::gaussian_sample(tape, g.qz.mean, g.qz.scale, draw({P * B, L}, dt, dev, key, NOISE_Z, 0, step, true));
-    Var pre = ops::add(tape, trunk_block(tape, ps, decoder_, 0, zb), trunk_block(tape, ps, decoder_, 1, g.zp));
-    Var pre3 = ops::reshape(tape, pre, {P, B, (int64_t)cfg_.dec_hidden});
-    Var phi = ps.on_tape(tape, phi_);
-
     double n_fail = 0;
     for (int q : batch.qc_host) n_fail += q;
     double alpha = cfg_.alpha_global ? cfg_.alpha_value : n_fail / (double)B;
@@ -178,63 +176,84 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
     std::vector<int> good, bad;
     for (int64_t n = 0; n < B; ++n) (batch.qc_host[n] && cfg_.qc_branch ? bad : good).push_back((int)n);
     double w_good = cfg_.qc_branch ? alpha : 1.0, w_bad = 1.0 - alpha;
+    Var ll_good = w_good != 0.0 ? branch_log_lik(tape, ps, batch, f, good, false) : Var{};
+    Var ll_bad = w_bad != 0.0 ? branch_log_lik(tape, ps, batch, f, bad, true) : Var{};
 
-    auto branch = [&](const std::vector<int>& cells, bool is_bad, double weight) -> Var {
-        int64_t Bs = (int64_t)cells.size();
-        if (Bs == 0 || weight == 0.0) return Var{};
-        ops::Dosage pick = selection(cells, B, dt, dev);
-        Var h = ops::reshape(tape, ops::dosage_gather(tape, pre3, pick), {P * Bs, (int64_t)cfg_.dec_hidden});
-        if (is_bad) {  // + the qcE block, shared by the cells of a particle
-            Var hq = trunk_block(tape, ps, decoder_, 2, g.qcE);  // (P, H)
-            Var hq3 = ops::broadcast_to(tape, ops::reshape(tape, hq, {P, 1, (int64_t)cfg_.dec_hidden}),
-                                        {P, Bs, (int64_t)cfg_.dec_hidden});
-            h = ops::add(tape, h, ops::reshape(tape, hq3, {P * Bs, (int64_t)cfg_.dec_hidden}));
-        }
-        Var logits = apply_linear(tape, ps, dec_out_, trunk_finish(tape, ps, decoder_, h));
-        Tensor counts = tape.value(ops::dosage_gather(tape, tape.constant(batch.counts), pick));
-        Tensor lib = tape.value(ops::dosage_gather(tape, tape.constant(batch.library.reshape({B, 1})), pick))
-                         .reshape({Bs});
-        Var ll = ops::nb_log_prob_softmax(tape, logits, phi, counts, lib);  // (P*Bs)
-        return ops::scale(tape, ops::sum_all(tape, ll), weight);
-    };
-    Var recon_good = branch(good, false, w_good);
-    Var recon_bad = branch(bad, true, w_bad);
-
-    // ---------------------------------------------------------------- KL-type terms (§4.2)
-    Var kz = ops::sum_all(tape, ops::sub(tape, ops::std_normal_log_prob(tape, zb),
-                                         ops::gaussian_log_prob(tape, zb, g.qz.mean, g.qz.scale)));
-    // Mask and embedding: per-row sums of log p - log q, then plate-weighted per cell (w = 1/N_t).
-    Var km, ke;
+    // ---------------------------------------------------------------- KL-type terms (§4.2), element-wise
+    Var zdiff = ops::sub(tape, ops::std_normal_log_prob(tape, zb),
+                         ops::gaussian_log_prob(tape, zb, g.qz.mean, g.qz.scale));  // (P*B, L)
+    // Mask and embedding: per-row log p - log q, plate-weighted per cell (w = 1/N_t).
+    Var mdiff, ediff;  // (P, R, T)
     if (R > 0) {
-        Var prior_logits = tape.constant(
-            Tensor::full({R, T}, std::log(cfg_.mask_prior / (1.0 - cfg_.mask_prior)), dt).to(dev));
-        Var mdiff = ops::sub(tape, ops::bernoulli_log_prob(tape, g.emb.M, prior_logits, false),
-                             ops::bernoulli_log_prob(tape, g.emb.M, g.emb.W_rows, true));  // (P, R, T)
-        km = ops::sum_all(tape, ops::dosage_gather(tape, ops::reshape(tape, ops::sum(tape, mdiff, 2), {P, R, 1}),
-                                                  batch.D_plate));
-        Var E_prior = cfg_.embedding_prior_scale == 1.0
-                          ? ops::std_normal_log_prob(tape, g.emb.E)
-                          : ops::gaussian_log_prob(
-                                tape, g.emb.E, tape.constant(Tensor::zeros({P * R, T}, dt, dev)),
-                                tape.constant(Tensor::full({P * R, T}, cfg_.embedding_prior_scale, dt).to(dev)));
-        Var ediff = ops::reshape(tape, ops::sub(tape, E_prior, ops::gaussian_log_prob(tape, g.emb.E, g.emb.qE.mean, g.emb.qE.scale)),
-                                 {P, R, T});
-        ke = ops::sum_all(tape, ops::dosage_gather(tape, ops::reshape(tape, ops::sum(tape, ediff, 2), {P, R, 1}),
-                                                  batch.D_plate));
+        mdiff = mask_log_ratio(tape, g.emb.M, g.emb.W_rows, cfg_.mask_prior);
+        ediff = ops::reshape(tape, embedding_log_ratio(tape, g.emb.E, g.emb.qE, cfg_.embedding_prior_scale),
+                             {P, R, T});
     }
-    // qcE: only failing cells carry it, weight 1/N_fail(split): total = (sum_n q_n / N_fail) * sum_p K_p.
-    Var kqc;
-    if (batch.n_fail_split > 0 && n_fail > 0) {
-        Var qdiff = ops::sub(tape, ops::std_normal_log_prob(tape, g.qcE),
-                             ops::gaussian_log_prob(tape, g.qcE, g.qqc.mean, g.qqc.scale));
-        kqc = ops::scale(tape, ops::sum_all(tape, qdiff), n_fail / batch.n_fail_split);
+    // qcE: only failing cells carry it, weight q_n / N_fail(split).
+    Var qdiff;  // (P, L)
+    if (batch.n_fail_split > 0 && n_fail > 0)
+        qdiff = ops::sub(tape, ops::std_normal_log_prob(tape, g.qcE),
+                         ops::gaussian_log_prob(tape, g.qcE, g.qqc.mean, g.qqc.scale));
+
+    Var recon_good, recon_bad, kz, km, ke, kqc, total;
+    double norm = -1.0 / (double)(P * B);  // terms are logged as their share of the (per-particle) ELBO loss
+    double s_recon = 0, s_recon_bad = 0, s_kz = 0, s_km = 0, s_ke = 0, s_kqc = 0;
+    if (!cfg_.iwelbo) {
+        if (ll_good.valid()) recon_good = ops::scale(tape, ops::sum_all(tape, ll_good), w_good);
+        if (ll_bad.valid()) recon_bad = ops::scale(tape, ops::sum_all(tape, ll_bad), w_bad);
+        kz = ops::sum_all(tape, zdiff);
+        if (R > 0) {
+            km = ops::sum_all(tape, plate_rows(tape, mdiff, batch.D_plate));
+            ke = ops::sum_all(tape, plate_rows(tape, ediff, batch.D_plate));
+        }
+        // total over cells = (sum_n q_n / N_fail) * sum_p K_p.
+        if (qdiff.valid()) kqc = ops::scale(tape, ops::sum_all(tape, qdiff), n_fail / batch.n_fail_split);
+        std::vector<Var> elbo_terms = {kz};
+        for (Var v : {recon_good, recon_bad, km, ke, kqc})
+            if (v.valid()) elbo_terms.push_back(v);
+        Var elbo_sum = elbo_terms[0];
+        for (size_t i = 1; i < elbo_terms.size(); ++i) elbo_sum = ops::add(tape, elbo_sum, elbo_terms[i]);
+        total = ops::scale(tape, elbo_sum, -1.0 / (double)(P * B));
+        auto val = [&](Var v) { return v.valid() ? tape.value(v).item() : 0.0; };
+        s_recon = val(recon_good), s_recon_bad = val(recon_bad);
+        s_kz = val(kz), s_km = val(km), s_ke = val(ke), s_kqc = val(kqc);
+    } else {
+        // IWELBO: log w_pn = R_pn + K^z_pn + K^M_pn + K^E_pn + K^qc_pn (P, B); loss = -(1/B) sum_n [logsumexp_p
+        // log w_pn - log P].
+        std::vector<Var> parts;  // each (P, B)
+        auto host_sum = [&](Var v) {
+            double s = 0;
+            for (double x : tape.value(v).to_vector()) s += x;
+            return s;
+        };
+        auto add_part = [&](Var v, double* share) {
+            parts.push_back(v);
+            *share += host_sum(v);
+        };
+        auto per_cell = [&](Var ll, const std::vector<int>& cells, double w) {  // (P * |cells|) -> (P, B)
+            Var ll3 = ops::reshape(tape, ll, {P, (int64_t)cells.size(), 1});
+            return ops::reshape(tape, ops::dosage_gather(tape, ll3, scatter_cells(cells, B, w, dt, dev)), {P, B});
+        };
+        if (ll_good.valid()) add_part(per_cell(ll_good, good, w_good), &s_recon);
+        if (ll_bad.valid()) add_part(per_cell(ll_bad, bad, w_bad), &s_recon);
+        add_part(ops::reshape(tape, ops::sum(tape, zdiff, 1), {P, B}), &s_kz);
+        if (R > 0) {
+            add_part(ops::reshape(tape, plate_rows(tape, mdiff, batch.D_plate), {P, B}), &s_km);
+            add_part(ops::reshape(tape, plate_rows(tape, ediff, batch.D_plate), {P, B}), &s_ke);
+        }
+        if (qdiff.valid()) {
+            std::vector<double> v(batch.qc_host.begin(), batch.qc_host.end());
+            for (double& x : v) x /= batch.n_fail_split;
+            Var vq = ops::broadcast_to(tape, tape.constant(Tensor::from_vector({1, B}, v, dt).to(dev)), {P, B});
+            Var kp = ops::broadcast_to(tape, ops::reshape(tape, ops::sum(tape, qdiff, 1), {P, 1}), {P, B});
+            add_part(ops::mul(tape, vq, kp), &s_kqc);
+        }
+        Var logw = parts[0];
+        for (size_t i = 1; i < parts.size(); ++i) logw = ops::add(tape, logw, parts[i]);
+        Var lse = ops::logsumexp(tape, logw, 0);  // (B)
+        total = ops::add_scalar(tape, ops::scale(tape, ops::sum_all(tape, lse), -1.0 / (double)B),
+                                std::log((double)P));
     }
-    std::vector<Var> elbo_terms = {kz};
-    for (Var v : {recon_good, recon_bad, km, ke, kqc})
-        if (v.valid()) elbo_terms.push_back(v);
-    Var elbo_sum = elbo_terms[0];
-    for (size_t i = 1; i < elbo_terms.size(); ++i) elbo_sum = ops::add(tape, elbo_sum, elbo_terms[i]);
-    Var total = ops::scale(tape, elbo_sum, -1.0 / (double)(P * B));
 
     // ---------------------------------------------------------------- counterfactual term (§4.3, D2)
     std::vector<int> cf_cells;
@@ -245,13 +264,14 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
         std::vector<double> q = batch.qc.to_vector();
         for (double& v : q) v = 1.0 - v;
         Tensor one_minus_q = Tensor::from_vector(batch.qc.shape, q, dt).to(dev);
-        GuidePass g1 = guide(tape, ps, batch, What, batch.cf_norm_x, one_minus_q, false, key, step, 1);
+        GuidePass g1 = guide(tape, ps, batch, What, batch.cf_norm_x, one_minus_q, false, P, key, step, 1);
         int64_t I = (int64_t)cf_cells.size();
-        ops::Dosage pick = selection(cf_cells, B, dt, dev);
+        ops::Dosage pick = row_selection(cf_cells, B, dt, dev);
         auto rows_of = [&](Var v) {  // (P*B, L) -> (P*I, L)
             return ops::reshape(tape, ops::dosage_gather(tape, ops::reshape(tape, v, {P, B, L}), pick), {P * I, L});
         };
-        Var m1 = rows_of(g1.qz.mean), s1 = rows_of(g1.qz.scale), m2 = rows_of(g.qz_cf.mean), s2 = rows_of(g.qz_cf.scale);
+        Var m1 = rows_of(g1.qz.mean), s1 = rows_of(g1.qz.scale);
+        Var m2 = rows_of(g.qz_cf.mean), s2 = rows_of(g.qz_cf.scale);
         if (cfg_.cf_exact_kl) {
             Var kl = ops::sum_all(tape, ops::gaussian_kl(tape, m1, s1, m2, s2));
             cf = ops::scale(tape, kl, cfg_.cf_beta / (double)(P * I));
@@ -290,18 +310,42 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
 
     LossTerms out;
     out.total = total;
-    auto val = [&](Var v, double s) { return v.valid() ? tape.value(v).item() * s : 0.0; };
-    double norm = -1.0 / (double)(P * B);  // terms are logged as their share of the loss
+    auto val = [&](Var v) { return v.valid() ? tape.value(v).item() : 0.0; };
     out.loss = tape.value(total).item();
-    out.recon = val(recon_good, norm) + val(recon_bad, norm);
-    out.kl_z = val(kz, norm);
-    out.kl_mask = val(km, norm);
-    out.kl_emb = val(ke, norm);
-    out.kl_qc = val(kqc, norm);
-    out.cf = val(cf, 1.0);
-    out.grn = val(grn, 1.0);
-    out.sparsity = val(sp, 1.0);
+    out.recon = s_recon * norm + s_recon_bad * norm;
+    out.kl_z = s_kz * norm;
+    out.kl_mask = s_km * norm;
+    out.kl_emb = s_ke * norm;
+    out.kl_qc = s_kqc * norm;
+    out.cf = val(cf);
+    out.grn = val(grn);
+    out.sparsity = val(sp);
     return out;
+}
+
+Tensor GpoVae::log_weights(const ParamStore& ps, const Batch& batch, int particles, RngKey key, uint64_t step) const {
+    const int64_t P = particles, B = batch.B;
+    GPO_CHECK(P > 0, "gpo_vae log_weights: particles must be positive, got " << particles);
+    const DType dt = ps.values().dtype;
+    const Device dev = ps.values().device;
+    Tape tape;
+    NoGradGuard no_grad(tape);
+    Forward f = forward(tape, ps, batch, false, P, key, step);
+    // (1 - q) log p_good + q log p_bad: each cell in its own branch with weight 1 (no alpha).
+    std::vector<int> good, bad;
+    for (int64_t n = 0; n < B; ++n) (batch.qc_host[n] && cfg_.qc_branch ? bad : good).push_back((int)n);
+    Var zdiff = ops::sub(tape, ops::std_normal_log_prob(tape, f.zb),
+                         ops::gaussian_log_prob(tape, f.zb, f.g.qz.mean, f.g.qz.scale));  // (P*B, L)
+    Var logw = ops::reshape(tape, ops::sum(tape, zdiff, 1), {P, B});
+    for (int branch = 0; branch < 2; ++branch) {
+        const std::vector<int>& cells = branch ? bad : good;
+        Var ll = branch_log_lik(tape, ps, batch, f, cells, branch == 1);
+        if (!ll.valid()) continue;
+        Var cell_ll = ops::dosage_gather(tape, ops::reshape(tape, ll, {P, (int64_t)cells.size(), 1}),
+                                         scatter_cells(cells, B, 1.0, dt, dev));
+        logw = ops::add(tape, logw, ops::reshape(tape, cell_ll, {P, B}));
+    }
+    return tape.value(logw);
 }
 
 Tensor GpoVae::generate(const ParamStore& ps, const std::vector<std::vector<int>>& dosages, int particles,
@@ -314,42 +358,21 @@ Tensor GpoVae::generate(const ParamStore& ps, const std::vector<std::vector<int>
     NoGradGuard no_grad(tape);
     // Rows of the treatments used, and each dosage as a row of D over them.
     std::vector<int> rows;
-    for (const auto& d : dosages)
-        for (int t : d) {
-            GPO_CHECK(t >= 0 && t < T, "gpo_vae generate: treatment index " << t << " outside [0, " << T << ")");
-            if (std::find(rows.begin(), rows.end(), t) == rows.end()) rows.push_back(t);
-        }
-    std::sort(rows.begin(), rows.end());
+    ops::Dosage D = dosages_over_rows(dosages, T, &rows, dt, dev, "gpo_vae generate");
     Var zp = tape.constant(Tensor::zeros({P * n, T}, dt, dev));
     if (!rows.empty()) {
-        std::vector<std::vector<std::pair<int, double>>> lists(n);
-        for (int64_t i = 0; i < n; ++i)
-            for (int t : dosages[i])
-                lists[i].push_back({(int)(std::lower_bound(rows.begin(), rows.end(), t) - rows.begin()), 1.0});
-        ops::Dosage D = ops::Dosage::from_lists(lists, (int64_t)rows.size(), dt).to(dev);
         Var What = ops::nan_to_num(tape, ps.on_tape(tape, W_), 0.0, 0.0, 0.0);
-        Embeddings e = sample_embeddings(tape, ps, What, rows, P, key, step, 2);
+        MaskedEmbeddings e =
+            sample_masked_embeddings(tape, ps, What, emb_enc_, onehot_, rows, P, cfg_.temperature, key, step, 2);
         zp = ops::reshape(tape, ops::dosage_gather(tape, e.ME, D), {P * n, T});
     }
     // z_b from the prior; the healthy branch has no qcE block.
-    Var zb = tape.constant(draw({P * n, L}, dt, dev, key, NOISE_Z, 2, step, true));
+    Var zb = tape.constant(draw_noise({P * n, L}, dt, dev, key, NOISE_Z, 2, step, true));
     Var pre = ops::add(tape, trunk_block(tape, ps, decoder_, 0, zb), trunk_block(tape, ps, decoder_, 1, zp));
     Var rho = ops::softmax_rows(tape, apply_linear(tape, ps, dec_out_, trunk_finish(tape, ps, decoder_, pre)));
     Tensor mean = tape.value(ops::scale(tape, rho, library)).reshape({P, n, G});
     if (!sample_counts) return mean;
-    // x ~ GammaPoisson(c, r): lambda ~ Gamma(c, rate r), x ~ Poisson(lambda), r = max(c / (mu + 1e-4), 1e-6).
-    std::vector<double> mu = mean.to_vector(), phi = ps.value(phi_).to_vector(), shape(mu.size()), rate(mu.size());
-    for (size_t i = 0; i < mu.size(); ++i) {
-        double c = std::exp(phi[i % G]);
-        shape[i] = c;
-        rate[i] = std::max(c / (mu[i] + 1e-4), 1e-6);
-    }
-    Tensor sh = Tensor::from_vector(mean.shape, shape, dt).to(dev), rt = Tensor::from_vector(mean.shape, rate, dt).to(dev);
-    Tensor lambda = Tensor::empty(mean.shape, dt, dev), counts = Tensor::empty(mean.shape, dt, dev);
-    RngKey k{key.seed, key.stream * 64 + 60};
-    rng_gamma(lambda, sh, rt, k, step * STEP_STRIDE);
-    rng_poisson(counts, lambda, RngKey{key.seed, key.stream * 64 + 61}, step * STEP_STRIDE);
-    return counts;
+    return sample_gamma_poisson(mean, ps.value(phi_), key, step);
 }
 
 }  // namespace gpo::models

@@ -4,6 +4,7 @@
 // Exact savings (DESIGN.md): mask samples, E-encoder rows and GRN-power rows only for the perturbations present in
 // the batch; the one-hot half of the E-encoder input is a row lookup; the particle-independent block of the basal
 // encoder's first layer is multiplied once; each decoder branch runs only on the cells whose weight is non-zero.
+// The IWELBO objective replaces the ELBO part when cfg.iwelbo; log_weights gives the evaluation weights of §7.
 #pragma once
 #include <string>
 
@@ -27,6 +28,7 @@ struct GpoVaeConfig {
     int hops = 5;
     double tau = 0.4, gloss_coeff = 100.0, sparsity_coeff = 1.0;
     int particles = 5;
+    bool iwelbo = false;         // train.objective "iwelbo": IWELBO instead of the ELBO part (cf, GRN, sparsity kept)
 };
 
 class GpoVae : public Model {
@@ -34,10 +36,15 @@ class GpoVae : public Model {
     GpoVae(const GpoVaeConfig& cfg, ParamStore& ps);  // declares the parameters (call before ps.finalize)
     std::string type() const override { return "gpo_vae"; }
     void init_params(ParamStore& ps, uint64_t seed) const override;  // PyTorch default init, W = mask_init
-    // The training objective L = L_elbo + L_cf + L_grn + L_sp on the tape. Noise comes from `key` at `step`.
+    // The training objective L = L_elbo + L_cf + L_grn + L_sp on the tape (L_iwelbo instead of L_elbo when
+    // cfg.iwelbo). Noise comes from `key` at `step`.
     LossTerms loss(Tape& tape, const ParamStore& ps, const Batch& batch, RngKey key, uint64_t step) const override;
     Tensor generate(const ParamStore& ps, const std::vector<std::vector<int>>& dosages, int particles,
                     double library, bool sample_counts, RngKey key, uint64_t step) const override;
+    // (particles, B): sum_g [(1-q) log p_good + q log p_bad] + log N(z_b; 0, I) - log q(z_b) (reference §7; the good
+    // branch only when the QC branch is off), same noise streams as loss() at `step`.
+    Tensor log_weights(const ParamStore& ps, const Batch& batch, int particles, RngKey key,
+                       uint64_t step) const override;
     const GpoVaeConfig& config() const { return cfg_; }
 
     // Parameter indices (for the GRN outputs and tests).
@@ -45,12 +52,15 @@ class GpoVae : public Model {
     int log_theta() const { return phi_; }
 
   private:
-    struct Embeddings;
-    Embeddings sample_embeddings(Tape& tape, const ParamStore& ps, Var What, const std::vector<int>& rows, int64_t P,
-                                 RngKey key, uint64_t step, int pass) const;
     struct GuidePass;
     GuidePass guide(Tape& tape, const ParamStore& ps, const Batch& batch, Var What, const Tensor& norm_x,
-                    const Tensor& qc_values, bool with_cf_variant, RngKey key, uint64_t step, int pass) const;
+                    const Tensor& qc_values, bool with_cf_variant, int64_t P, RngKey key, uint64_t step,
+                    int pass) const;
+    struct Forward;
+    Forward forward(Tape& tape, const ParamStore& ps, const Batch& batch, bool with_cf_variant, int64_t P, RngKey key,
+                    uint64_t step) const;
+    Var branch_log_lik(Tape& tape, const ParamStore& ps, const Batch& batch, const Forward& f,
+                       const std::vector<int>& cells, bool is_bad) const;
 
     GpoVaeConfig cfg_;
     int W_ = -1, phi_ = -1, onehot_ = -1;

@@ -1,4 +1,5 @@
-// The interface every model type implements (gpo_vae; the SAMS-VAE family), used by the trainer and the evaluator.
+// The interface every model type implements (gpo_vae; sams_vae, cpa_vae, conditional_vae), used by the trainer and
+// the evaluator.
 #pragma once
 #include <string>
 #include <vector>
@@ -31,6 +32,15 @@ class Model {
     // counts sampled from the Gamma-Poisson when `sample_counts`.
     virtual Tensor generate(const ParamStore& ps, const std::vector<std::vector<int>>& dosages, int particles,
                             double library, bool sample_counts, RngKey key, uint64_t step) const = 0;
+    // Evaluation (reference §7 "Test IWELBO"): per-cell importance log-weights (particles, B),
+    //   log w_pn = sum_g log p(x_ng | z_pn) + log N(z_pn; 0, I) - log q(z_pn | x_n, ...),
+    // with the QC-appropriate branch (1 - q) log p_good + q log p_bad for gpo_vae and no global KL terms. The global
+    // variables (masks, embeddings, qcE) are drawn once per call, shared by all cells, over all T rows: calls with the
+    // same (key, step) draw the same globals, so an evaluator that passes one step for every batch shares them
+    // across the split as the reference does. The noise streams are those of loss() at `step`.
+    // IWELBO_n = logsumexp_p log w_pn - log(particles).
+    virtual Tensor log_weights(const ParamStore& ps, const Batch& batch, int particles, RngKey key,
+                               uint64_t step) const = 0;
     // ParamStore index of the T x T (or T x L) mask logits, -1 when the model has none.
     virtual int mask_logits() const { return -1; }
 };

@@ -59,8 +59,6 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
     const int64_t patience = tc.at("patience").get<int64_t>();
     const int64_t log_every = std::max<int64_t>(1, tc.at("log_every_steps").get<int64_t>());
     const double clip = tc.at("clip_norm").get<double>();
-    GPO_CHECK(tc.at("objective").get<std::string>() == "elbo",
-              "train.objective: 'iwelbo' training is not available yet in this version (use elbo)");
 
     fs::create_directories(fs::path(opt.out_dir) / "checkpoints");
     const std::string last_path = (fs::path(opt.out_dir) / "checkpoints" / "last.ckpt").string();

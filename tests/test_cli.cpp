@@ -1,0 +1,131 @@
+// The gpo-engine binary as a user runs it: info without a GPU, exit codes and messages for bad usage, and the
+// whole chain train -> evaluate -> predict -> grn on the embedded dataset with a tiny model, whose outputs must
+// open in Python anndata/pandas when available (GPO_REQUIRE_PYTHON=1 makes that check mandatory).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "engine/device.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+    int code;
+    std::string output;
+};
+
+Result run(const std::string& args) {
+    std::string cmd = std::string(GPO_BINARY_DIR) + "/gpo-engine " + args + " 2>&1";
+    std::array<char, 4096> buf;
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return {-1, "popen failed"};
+    while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+    int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+bool python_has_anndata() { return std::system("python3 -c 'import anndata, pandas' > /dev/null 2>&1") == 0; }
+
+std::string tiny_sets() {
+    return " --set data.path=" + std::string(GPO_SOURCE_DIR) + "/data/papalexi2021_thp1_eccite.h5ad" +
+           " --set model.n_latent=8 --set model.basal_encoder.hidden=16 --set model.embedding_encoder.hidden=16"
+           " --set model.qc_encoder.hidden=16 --set model.decoder.hidden=16 --set train.batch_size=256"
+           " --set train.particles=2 --set train.max_epochs=1 --set preprocess.cache_dir=" +
+           std::string(GPO_BINARY_DIR) + "/test_cli_cache";
+}
+
+}  // namespace
+
+TEST(Cli, InfoRunsAndReportsDevices) {
+    Result r = run("info");
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("CUDA compiled"), std::string::npos) << r.output;
+    if (!gpo::cuda_available()) EXPECT_NE(r.output.find("no GPU found"), std::string::npos) << r.output;
+}
+
+TEST(Cli, BadUsageGivesClearErrorsAndExitCodes) {
+    Result r = run("frobnicate");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.output.find("unknown command 'frobnicate'"), std::string::npos) << r.output;
+    r = run("train --confg x.json");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("unknown option '--confg'"), std::string::npos) << r.output;
+    r = run("evaluate");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("--checkpoint is required"), std::string::npos) << r.output;
+    r = run("evaluate --checkpoint /nonexistent/best.ckpt");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("/nonexistent/best.ckpt"), std::string::npos) << r.output;
+    r = run("train --config " + std::string(GPO_SOURCE_DIR) + "/data/configs/demo.json --set model.decoder.hiden=3");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("model.decoder.hiden: unknown key"), std::string::npos) << r.output;
+}
+
+TEST(Cli, TrainEvaluatePredictGrnChain) {
+    fs::path dir = fs::path(GPO_BINARY_DIR) / "test_cli_run";
+    fs::remove_all(dir);
+    std::string cfg = std::string(GPO_SOURCE_DIR) + "/data/configs/demo.json";
+    Result r = run("train --config " + cfg + " --out " + dir.string() + " --device cpu" + tiny_sets());
+    ASSERT_EQ(r.code, 0) << r.output;
+    std::string ckpt = (dir / "checkpoints" / "best.ckpt").string();
+    ASSERT_TRUE(fs::exists(ckpt));
+
+    r = run("evaluate --checkpoint " + ckpt + " --device cpu --set evaluate.ate_particles=64"
+            " --set evaluate.iwelbo_particles=4");
+    ASSERT_EQ(r.code, 0) << r.output;
+    std::ifstream rf(dir / "eval" / "report.json");
+    ASSERT_TRUE(rf);
+    nlohmann::json rep = nlohmann::json::parse(rf);
+    EXPECT_EQ(rep["split"], "test");
+    EXPECT_EQ(rep["cells"]["perturbations"].get<int>(), 25);
+    EXPECT_TRUE(rep["iwelbo"]["mean"].is_number());
+    for (const char* k : {"ate_pearson", "ate_pearson_top20", "ate_r2", "jaccard_top20", "pearson_delta", "mse_de",
+                          "pearson_de", "overlap_at_k", "discrimination_score_l1"})
+        EXPECT_TRUE(rep["metrics"]["model"].contains(k)) << k;
+    for (const char* b : {"no_change", "perturbed_mean", "train_mean"})
+        EXPECT_TRUE(rep["metrics"]["baselines"].contains(b)) << b;
+    EXPECT_EQ(rep["per_perturbation"].size(), 25u);
+    for (const char* f : {"report.md", "ate_scatter.svg", "training_curves.svg", "per_perturbation_pearson_delta.svg"})
+        EXPECT_TRUE(fs::exists(dir / "eval" / f)) << f;
+
+    std::string pred = (dir / "pred.h5ad").string();
+    r = run("predict --checkpoint " + ckpt + " --device cpu --perturbations IRF1,IRF1+JAK2 --cells 3 --particles 16"
+            " --out " + pred);
+    ASSERT_EQ(r.code, 0) << r.output;
+    r = run("predict --checkpoint " + ckpt + " --device cpu --perturbations NOTAGENE --out " + pred + ".bad");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("'NOTAGENE'"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(pred + ".bad"));
+
+    std::string grn = (dir / "grn").string();
+    r = run("grn --checkpoint " + ckpt + " --device cpu --out " + grn + " --reference " + std::string(GPO_SOURCE_DIR) +
+            "/tests/data/edges_small.tsv --random-sets 50");
+    ASSERT_EQ(r.code, 0) << r.output;
+    for (const char* f : {"grn_edges.csv", "grn_matrices.h5ad", "grn_report.json", "grn_report.md",
+                          "grn_perturbed_block.svg"})
+        EXPECT_TRUE(fs::exists(fs::path(grn) / f)) << f;
+
+    if (!python_has_anndata()) {
+        const char* req = std::getenv("GPO_REQUIRE_PYTHON");
+        if (req && std::string(req) == "1") FAIL() << "GPO_REQUIRE_PYTHON=1 but python3 cannot import anndata";
+        GTEST_SKIP() << "python3 with anndata and pandas not available: outputs not opened in Python";
+    }
+    std::string py = "python3 -c \"import anndata, pandas, json; "
+                     "p = anndata.read_h5ad('" + pred + "'); "
+                     "assert p.n_obs == 3 + 3 * 3 and p.n_vars == 299, p; "
+                     "assert set(p.obs['perturbation']) == {'non-targeting', 'IRF1', 'IRF1+JAK2'}; "
+                     "g = anndata.read_h5ad('" + grn + "/grn_matrices.h5ad'); assert g.n_obs == g.n_vars; "
+                     "e = pandas.read_csv('" + grn + "/grn_edges.csv'); "
+                     "assert list(e.columns[:3]) == ['source', 'target', 'mask_probability']; "
+                     "assert (e['mask_probability'].diff().dropna() <= 0).all()\"";
+    EXPECT_EQ(std::system(py.c_str()), 0) << py;
+}

@@ -100,6 +100,15 @@ void append_init(std::vector<InitSpec>& specs, const Trunk& t) {
     for (const Linear& l : t.residual) append_init(specs, l);
 }
 
+void append_init_with_lookup(std::vector<InitSpec>& specs, const Trunk& t, int lookup, int64_t fan_in) {
+    double bound = 1.0 / std::sqrt((double)fan_in);
+    size_t first = specs.size();
+    append_init(specs, t);
+    for (size_t i = first; i < specs.size(); ++i)
+        if (specs[i].index == t.first_blocks[0].w || specs[i].index == t.first_bias) specs[i].bound = bound;
+    specs.push_back({lookup, bound});
+}
+
 void append_init(std::vector<InitSpec>& specs, const GaussianHead& g) {
     append_init(specs, g.trunk);
     append_init(specs, g.mean);

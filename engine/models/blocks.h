@@ -62,6 +62,9 @@ void init_uniform(ParamStore& ps, const std::vector<InitSpec>& specs, RngKey key
 void append_init(std::vector<InitSpec>& specs, const Linear& l);
 void append_init(std::vector<InitSpec>& specs, const Trunk& t);
 void append_init(std::vector<InitSpec>& specs, const GaussianHead& g);
+// A trunk whose first layer also has a lookup-table half (a one-hot input stored as a (T, H) table): the first
+// block, the bias and the table all get the bound of the whole layer's fan-in.
+void append_init_with_lookup(std::vector<InitSpec>& specs, const Trunk& t, int lookup, int64_t fan_in);
 
 // Broadcast a (rows, C) block over P particles: (rows, C) -> (P * rows, C).
 Var repeat_particles(Tape& tape, Var x, int64_t P);

@@ -62,8 +62,9 @@ GpoVae::GpoVae(const GpoVaeConfig& c, ParamStore& ps) : cfg_(c) {
 
 void GpoVae::init_params(ParamStore& ps, uint64_t seed) const {
     std::vector<InitSpec> specs;
-    append_init(specs, emb_enc_);
-    specs.push_back({onehot_, 1.0 / std::sqrt(2.0 * cfg_.T)});  // fan-in of the whole first layer is 2T
+    append_init_with_lookup(specs, emb_enc_.trunk, onehot_, 2 * cfg_.T);  // input [M_t ; e_t]: fan-in 2T
+    append_init(specs, emb_enc_.mean);
+    append_init(specs, emb_enc_.logvar);
     append_init(specs, qc_enc_);
     append_init(specs, basal_enc_);
     append_init(specs, decoder_);

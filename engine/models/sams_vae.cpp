@@ -67,25 +67,16 @@ SamsVae::SamsVae(const SamsVaeConfig& c, ParamStore& ps) : cfg_(c) {
 
 void SamsVae::init_params(ParamStore& ps, uint64_t seed) const {
     std::vector<InitSpec> specs;
-    // A first layer whose input has a lookup half: every part of it gets the bound of the whole fan-in.
-    auto with_lookup = [&](const Trunk& t, int lookup, int64_t fan_in) {
-        double bound = 1.0 / std::sqrt((double)fan_in);
-        size_t first = specs.size();
-        append_init(specs, t);
-        for (size_t i = first; i < specs.size(); ++i)
-            if (specs[i].index == t.first_blocks[0].w || specs[i].index == t.first_bias) specs[i].bound = bound;
-        specs.push_back({lookup, bound});
-    };
     if (corr_e_) {
-        with_lookup(emb_enc_.trunk, onehot_, cfg_.L + cfg_.T);
+        append_init_with_lookup(specs, emb_enc_.trunk, onehot_, cfg_.L + cfg_.T);
         append_init(specs, emb_enc_.mean);
         append_init(specs, emb_enc_.logvar);
     }
     if (conditional_) {
-        with_lookup(basal_enc_.trunk, enc_dose_, cfg_.G + cfg_.T);
+        append_init_with_lookup(specs, basal_enc_.trunk, enc_dose_, cfg_.G + cfg_.T);
         append_init(specs, basal_enc_.mean);
         append_init(specs, basal_enc_.logvar);
-        with_lookup(decoder_, dec_dose_, cfg_.L + cfg_.T);
+        append_init_with_lookup(specs, decoder_, dec_dose_, cfg_.L + cfg_.T);
     } else {
         append_init(specs, basal_enc_);
         append_init(specs, decoder_);

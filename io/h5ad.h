@@ -1,10 +1,14 @@
 // AnnData .h5ad reading and writing with the HDF5 C API: X (dense 2-D dataset, or csr_matrix / csc_matrix group)
 // or a layer read into CSR float32 without ever densifying, obs/var dataframes (categorical, string, numeric,
-// boolean and nullable columns), uns scalars and string arrays; writing dense float32 X, layers, obs/var, obsm/varm
-// and uns, atomically (path + ".tmp", then rename). Errors are gpo::Error naming the file and the field.
+// boolean and nullable columns), uns scalars and string arrays; writing X and layers (dense float32, or anndata
+// csr_matrix groups: whole, or X streamed in row blocks so it is never held whole), obs/var, obsm/varm and uns
+// (scalars, string arrays, numeric arrays and matrices), atomically (path + ".tmp", then rename). Errors are
+// gpo::Error naming the file and the field.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,15 +91,28 @@ struct DenseMatrix {
     std::vector<float> data;
 };
 
+// Produces a CSR matrix in row blocks, in order: each call either fills `block` with the next rows (block.rows >= 1,
+// block.cols = the matrix's cols, indptr starting at 0) and returns true, or returns false when every row has been
+// produced. The writer checks each block as a whole CSR matrix would be checked.
+using CsrBlockSource = std::function<bool(CsrMatrix& block)>;
+
+// X is written from exactly one of: X_blocks (streamed), X_csr (whole), or the dense X. CSR matrices are written as
+// anndata's csr_matrix group (data float32, indices int32, indptr int64, attribute shape); within a row the column
+// indices must be strictly increasing (scipy's canonical form: sorted, no duplicates). Explicit zeros are kept.
 struct AnnDataOut {
     int64_t rows = 0, cols = 0;
-    std::vector<float> X;                                // (rows x cols), row-major
+    std::vector<float> X;                                // (rows x cols), row-major; used when neither below is set
+    std::optional<CsrMatrix> X_csr;                      // X as CSR (rows x cols)
+    CsrBlockSource X_blocks;                             // X as CSR produced in row blocks (never held whole)
     std::map<std::string, std::vector<float>> layers;    // each (rows x cols), row-major
+    std::map<std::string, CsrMatrix> csr_layers;         // each (rows x cols) CSR; names distinct from layers'
     DataFrame obs, var;                                  // obs.index has rows entries, var.index cols entries
     std::map<std::string, DenseMatrix> obsm, varm;       // obsm: rows x k, varm: cols x k
     std::map<std::string, std::string> uns_strings;
     std::map<std::string, double> uns_numbers;           // written as float64 scalars
     std::map<std::string, std::vector<std::string>> uns_string_arrays;
+    std::map<std::string, std::vector<double>> uns_arrays;  // 1-D float64 arrays (numpy arrays in anndata)
+    std::map<std::string, DenseMatrix> uns_matrices;        // 2-D float32 arrays (row-major)
 };
 
 // Writes path + ".tmp" and renames it to path, so path is either the old file or the complete new one; on any

@@ -1,8 +1,11 @@
-// h5ad_write: dense float32 X and layers, obs/var dataframes (categoricals as anndata categoricals), obsm/varm and
-// uns, in the AnnData on-disk layout (encoding-type/encoding-version attributes as anndata 0.8+ writes them).
+// h5ad_write: X and layers (dense float32, or csr_matrix groups written whole or streamed in row blocks), obs/var
+// dataframes (categoricals as anndata categoricals), obsm/varm and uns (scalars, string and numeric arrays), in the
+// AnnData on-disk layout (encoding-type/encoding-version attributes as anndata 0.8+ writes them).
 // The file is written to path + ".tmp" and renamed over path only when complete; on error the temporary is removed.
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "engine/check.h"
@@ -51,9 +54,50 @@ void check_dense(const std::string& path, const std::string& field, size_t n, in
                                 std::to_string(rows) + " x " + std::to_string(cols) + " = " + std::to_string(rows * cols));
 }
 
+// A CSR matrix (or one row block of one) of `rows` x `cols`: indptr from 0, non-decreasing, ending at nnz; column
+// indices in [0, cols) and strictly increasing within each row.
+void check_csr(const std::string& path, const std::string& field, const CsrMatrix& m, int64_t rows, int64_t cols) {
+    auto bad = [&](const std::string& what) { h5::fail_file(path, field + " " + what); };
+    if (m.rows != rows || m.cols != cols)
+        bad("is " + std::to_string(m.rows) + " x " + std::to_string(m.cols) + ", expected " + std::to_string(rows) +
+            " x " + std::to_string(cols));
+    if ((int64_t)m.indptr.size() != rows + 1)
+        bad("indptr has " + std::to_string(m.indptr.size()) + " entries, expected rows + 1 = " +
+            std::to_string(rows + 1));
+    if (m.indices.size() != m.data.size())
+        bad("has " + std::to_string(m.indices.size()) + " indices but " + std::to_string(m.data.size()) + " values");
+    if (m.indptr[0] != 0 || m.indptr[(size_t)rows] != m.nnz())
+        bad("indptr must start at 0 and end at nnz = " + std::to_string(m.nnz()) + ", got " +
+            std::to_string(m.indptr[0]) + " ... " + std::to_string(m.indptr[(size_t)rows]));
+    for (int64_t r = 0; r < rows; ++r) {
+        if (m.indptr[(size_t)r + 1] < m.indptr[(size_t)r]) bad("indptr decreases at row " + std::to_string(r));
+        for (int64_t k = m.indptr[(size_t)r]; k < m.indptr[(size_t)r + 1]; ++k) {
+            int32_t j = m.indices[(size_t)k];
+            if (j < 0 || j >= cols)
+                bad("row " + std::to_string(r) + " has column index " + std::to_string(j) + ", outside [0, " +
+                    std::to_string(cols) + ")");
+            if (k > m.indptr[(size_t)r] && j <= m.indices[(size_t)k - 1])
+                bad("row " + std::to_string(r) + " has column indices not strictly increasing (" +
+                    std::to_string(m.indices[(size_t)k - 1]) + " then " + std::to_string(j) + ")");
+        }
+    }
+}
+
 void validate(const std::string& path, const AnnDataOut& a) {
-    check_dense(path, "X", a.X.size(), a.rows, a.cols);
+    int sources = (a.X_csr ? 1 : 0) + (a.X_blocks ? 1 : 0);
+    if (sources > 1 || (sources == 1 && !a.X.empty()))
+        h5::fail_file(path, "X: set only one of X (dense), X_csr and X_blocks");
+    if (a.rows < 0 || a.cols < 0 || a.cols > INT32_MAX)
+        h5::fail_file(path, "X: invalid shape " + std::to_string(a.rows) + " x " + std::to_string(a.cols));
+    if (a.X_csr) check_csr(path, "X", *a.X_csr, a.rows, a.cols);
+    if (sources == 0) check_dense(path, "X", a.X.size(), a.rows, a.cols);
     for (const auto& kv : a.layers) check_dense(path, "layers/" + kv.first, kv.second.size(), a.rows, a.cols);
+    for (const auto& kv : a.csr_layers) {
+        if (a.layers.count(kv.first)) h5::fail_file(path, "layers/" + kv.first + " is both a dense and a CSR layer");
+        check_csr(path, "layers/" + kv.first, kv.second, a.rows, a.cols);
+    }
+    for (const auto& kv : a.uns_matrices)
+        check_dense(path, "uns/" + kv.first, kv.second.data.size(), kv.second.rows, kv.second.cols);
     check_frame(path, "obs", a.obs, a.rows);
     check_frame(path, "var", a.var, a.cols);
     for (const auto& kv : a.obsm) {
@@ -87,6 +131,46 @@ Id dict_group(hid_t loc, const std::string& name, const Where& w) {
 void dense_array(hid_t loc, const std::string& name, const float* data, int64_t rows, int64_t cols, const Where& w) {
     Id d = h5::write_dataset(loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {rows, cols}, data, w);
     encoding(d, "array", "0.2.0", w.sub(name));
+}
+
+// A csr_matrix group `name` of rows x cols, its rows produced in blocks by next() (nullptr at the end); data float32,
+// indices int32 (appended, so the whole matrix is never held), indptr int64 (rows + 1 entries, kept in memory).
+void csr_matrix(hid_t loc, const std::string& name, int64_t rows, int64_t cols,
+                const std::function<const CsrMatrix*()>& next, const Where& w) {
+    Where wc = w.sub(name);
+    Id g(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    if (!g.valid()) h5::fail(wc, "cannot create the group");
+    encoding(g, "csr_matrix", "0.1.0", wc);
+    h5::write_attr_ints(g, "shape", {rows, cols}, wc);
+    h5::Appender data(g, "data", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float), wc);
+    h5::Appender indices(g, "indices", H5T_STD_I32LE, H5T_NATIVE_INT32, sizeof(int32_t), wc);
+    std::vector<int64_t> indptr(1, 0);
+    indptr.reserve((size_t)rows + 1);
+    while (const CsrMatrix* b = next()) {
+        int64_t r0 = (int64_t)indptr.size() - 1;
+        std::string field = wc.field + " row block at row " + std::to_string(r0);
+        if (b->rows < 1) h5::fail_file(w.file, field + " has no rows");
+        if (r0 + b->rows > rows)
+            h5::fail_file(w.file, field + " has " + std::to_string(b->rows) + " rows, more than the " +
+                                      std::to_string(rows) + " rows of the matrix");
+        check_csr(w.file, field, *b, b->rows, cols);
+        data.append(b->data.data(), b->nnz());
+        indices.append(b->indices.data(), b->nnz());
+        int64_t base = indptr.back();
+        for (int64_t r = 0; r < b->rows; ++r) indptr.push_back(base + b->indptr[(size_t)r + 1]);
+    }
+    if ((int64_t)indptr.size() - 1 != rows)
+        h5::fail(wc, "the row blocks had " + std::to_string(indptr.size() - 1) + " rows in all, expected " +
+                         std::to_string(rows));
+    data.finish();
+    indices.finish();
+    h5::write_dataset(g, "indptr", H5T_STD_I64LE, H5T_NATIVE_INT64, {rows + 1}, indptr.data(), wc);
+}
+
+// A whole CSR matrix as one block.
+void csr_matrix_whole(hid_t loc, const std::string& name, const CsrMatrix& m, const Where& w) {
+    bool done = false;
+    csr_matrix(loc, name, m.rows, m.cols, [&]() -> const CsrMatrix* { return done ? nullptr : (done = true, &m); }, w);
 }
 
 void string_array(hid_t loc, const std::string& name, const std::vector<std::string>& v, const Where& w) {
@@ -198,6 +282,13 @@ void uns(hid_t file, const AnnDataOut& a, const Where& root) {
         encoding(d, "numeric-scalar", "0.2.0", w.sub(kv.first));
     }
     for (const auto& kv : a.uns_string_arrays) string_array(g, kv.first, kv.second, w);
+    for (const auto& kv : a.uns_arrays) {
+        Id d = h5::write_dataset(g, kv.first, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {(int64_t)kv.second.size()},
+                                 kv.second.data(), w);
+        encoding(d, "array", "0.2.0", w.sub(kv.first));
+    }
+    for (const auto& kv : a.uns_matrices)
+        dense_array(g, kv.first, kv.second.data.data(), kv.second.rows, kv.second.cols, w);
 }
 
 void write_file(const std::string& tmp, const std::string& path, const AnnDataOut& a) {
@@ -212,10 +303,24 @@ void write_file(const std::string& tmp, const std::string& path, const AnnDataOu
         if (!rg.valid()) h5::fail_file(path, "cannot open the root group");
         encoding(rg, "anndata", "0.1.0", Where{path, "/"});
     }
-    dense_array(file, "X", a.X.data(), a.rows, a.cols, root);
+    if (a.X_blocks) {
+        CsrMatrix block;
+        csr_matrix(file, "X", a.rows, a.cols, [&]() -> const CsrMatrix* {
+            block.rows = block.cols = 0;
+            block.indptr.clear();
+            block.indices.clear();
+            block.data.clear();
+            return a.X_blocks(block) ? &block : nullptr;
+        }, root);
+    } else if (a.X_csr) {
+        csr_matrix_whole(file, "X", *a.X_csr, root);
+    } else {
+        dense_array(file, "X", a.X.data(), a.rows, a.cols, root);
+    }
     {
         Id g = dict_group(file, "layers", root);
         for (const auto& kv : a.layers) dense_array(g, kv.first, kv.second.data(), a.rows, a.cols, root.sub("layers"));
+        for (const auto& kv : a.csr_layers) csr_matrix_whole(g, kv.first, kv.second, root.sub("layers"));
     }
     dataframe(file, "obs", a.obs, root);
     dataframe(file, "var", a.var, root);

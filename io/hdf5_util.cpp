@@ -400,4 +400,54 @@ Id write_strings(hid_t loc, const std::string& name, const std::vector<std::stri
     return write_dataset(loc, name, type, type, dims, ptrs.data(), w);
 }
 
+// ---------------------------------------------------------------------------- appending
+
+Appender::Appender(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type, size_t elem_size,
+                   const Where& w)
+    : mem_type_(mem_type), elem_size_(elem_size), w_(w.sub(name)) {
+    if (name.empty()) fail(w_, "empty name");
+    chunk_ = (int64_t)((1u << 20) / elem_size);  // 1 MiB chunks
+    buf_.resize((size_t)(chunk_ * 16) * elem_size_);
+    hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, chunk[1] = {(hsize_t)chunk_};
+    Id space = checked(H5Screate_simple(1, dims, maxdims), w_, "cannot create the dataspace");
+    Id dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), w_, "cannot create the property list");
+    check(H5Pset_chunk(dcpl, 1, chunk), w_, "cannot set the chunk shape");
+    check(H5Pset_deflate(dcpl, 1), w_, "cannot enable gzip compression");
+    dset_ = checked(H5Dcreate2(loc, name.c_str(), file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), w_,
+                    "cannot create the dataset (invalid name or it exists already?)");
+}
+
+void Appender::flush() {
+    if (buffered_ == 0) return;
+    hsize_t newsize[1] = {(hsize_t)(written_ + buffered_)};
+    check(H5Dset_extent(dset_, newsize), w_,
+          "cannot extend the dataset to " + std::to_string(newsize[0]) + " elements");
+    Id fs = checked(H5Dget_space(dset_), w_, "cannot read the dataspace");
+    hsize_t start[1] = {(hsize_t)written_}, cnt[1] = {(hsize_t)buffered_};
+    check(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, cnt, nullptr), w_, "cannot select the new elements");
+    Id ms = checked(H5Screate_simple(1, cnt, nullptr), w_, "cannot create the memory dataspace");
+    check(H5Dwrite(dset_, mem_type_, ms, fs, H5P_DEFAULT, buf_.data()), w_,
+          "cannot write elements [" + std::to_string(written_) + ", " + std::to_string(written_ + buffered_) + ")");
+    written_ += buffered_;
+    buffered_ = 0;
+}
+
+void Appender::append(const void* values, int64_t n) {
+    const char* src = (const char*)values;
+    const int64_t cap = (int64_t)(buf_.size() / elem_size_);
+    while (n > 0) {
+        int64_t take = std::min(n, cap - buffered_);
+        std::memcpy(buf_.data() + (size_t)buffered_ * elem_size_, src, (size_t)take * elem_size_);
+        buffered_ += take;
+        src += (size_t)take * elem_size_;
+        n -= take;
+        if (buffered_ == cap) flush();  // a whole number of chunks, starting on a chunk boundary
+    }
+}
+
+Id Appender::finish() {
+    flush();
+    return std::move(dset_);
+}
+
 }  // namespace gpo::io::h5

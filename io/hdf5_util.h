@@ -1,6 +1,7 @@
 // Small checked wrappers over the HDF5 C API used by the .h5ad reader and writer: an owning id handle, opening
-// objects, reading and writing attributes (variable- or fixed-length strings, integers), string datasets, and
-// 1-D/2-D hyperslab reads. Every call is checked; failures throw gpo::Error("<file>: <field>: <what>").
+// objects, reading and writing attributes (variable- or fixed-length strings, integers), string datasets, 1-D/2-D
+// hyperslab reads, and appending to a 1-D dataset of unknown length. Every call is checked; failures throw
+// gpo::Error("<file>: <field>: <what>").
 #pragma once
 #include <hdf5.h>
 
@@ -104,5 +105,25 @@ Id write_dataset(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_
                  const void* buf, const Where& w);
 Id write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values, bool scalar,
                  const Where& w);
+
+// A 1-D dataset whose length is not known in advance, written by appending: created empty (chunked, unlimited
+// length, gzip level 1 for speed), values are buffered and written a whole number of chunks at a time (no chunk is
+// ever rewritten), and finish() writes the rest. mem_type's size must be elem_size bytes.
+class Appender {
+public:
+    Appender(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type, size_t elem_size, const Where& w);
+    void append(const void* values, int64_t n);
+    Id finish();  // writes what is buffered and returns the dataset (e.g. to add attributes)
+    int64_t size() const { return written_ + buffered_; }
+
+private:
+    void flush();
+    Id dset_;
+    hid_t mem_type_;
+    size_t elem_size_;
+    Where w_;
+    int64_t chunk_ = 0, written_ = 0, buffered_ = 0;
+    std::vector<char> buf_;  // capacity: a whole number of chunks
+};
 
 }  // namespace gpo::io::h5

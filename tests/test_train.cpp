@@ -23,7 +23,7 @@ json tiny_config() {
                            {"data.path=" + data, "model.n_latent=8", "model.basal_encoder.hidden=16",
                             "model.embedding_encoder.hidden=16", "model.qc_encoder.hidden=16",
                             "model.decoder.hidden=16", "train.batch_size=256", "train.particles=2",
-                            "train.device=cpu", "train.log_every_steps=1"});
+                            "train.device=cpu", "train.log_every_steps=1", "train.lr=3e-4"});
 }
 
 const data::Dataset& dataset() {

@@ -243,9 +243,9 @@ void simulate_config_validate(const json& cfg) {
         GPO_CHECK(P >= 2, "combination_fraction: combinations need at least 2 perturbed genes");
         int64_t max_pairs = std::min<int64_t>(P * (P - 1) / 2, c.comb);
         GPO_CHECK(n_pairs >= 1 && n_pairs <= max_pairs,
-                  "combinations: expected 1 to " << max_pairs << " distinct pairs (at most P(P-1)/2 = " << P * (P - 1) / 2
-                                                 << " and at most the " << c.comb << " combination cells), got "
-                                                 << n_pairs);
+                  "combinations: expected 1 to " << max_pairs << " distinct pairs (at most P(P-1)/2 = "
+                                                 << P * (P - 1) / 2 << " and at most the " << c.comb
+                                                 << " combination cells), got " << n_pairs);
     }
     num_at(cfg, "grn.edge_density", 0, 1);
     double emin = num_at(cfg, "grn.effect_min", 0, 1e3);
@@ -324,7 +324,8 @@ SimTruth simulate_truth(const json& cfg) {
     std::set<std::pair<int32_t, int32_t>> edges;
     for (int64_t i = 0; i < T; ++i)
         for (int64_t j = 0; j < T; ++j)
-            if (i != j && uniform(seed, S_EDGE, (uint64_t)(i * T + j)) < density) edges.insert({(int32_t)i, (int32_t)j});
+            if (i != j && uniform(seed, S_EDGE, (uint64_t)(i * T + j)) < density)
+                edges.insert({(int32_t)i, (int32_t)j});
     std::vector<uint8_t> reached((size_t)T, 0);  // has an in-edge from a perturbed gene
     for (const auto& e : edges)
         if (e.first < P) reached[(size_t)e.second] = 1;
@@ -345,7 +346,8 @@ SimTruth simulate_truth(const json& cfg) {
     for (int64_t t = 0; t < T; ++t)
         for (int64_t g = T; g < G; ++g) {
             uint64_t i = (uint64_t)(t * G + g);
-            if (uniform(seed, S_DOWN, i) < ddens) down[(size_t)t].push_back({(int32_t)g, weight(S_DOWN_W, S_DOWN_SIGN, i)});
+            if (uniform(seed, S_DOWN, i) < ddens)
+                down[(size_t)t].push_back({(int32_t)g, weight(S_DOWN_W, S_DOWN_SIGN, i)});
         }
 
     // Effects: x_0 = log(1 - knockdown) e_p, x_k = x_{k-1} A, treatment effect = sum_{k=0..K} x_k; then B; clip.

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 # Reads an .h5ad written by gpo::io::h5ad_write (tests/test_h5ad.cpp, suite H5adWrite) with the real anndata package
 # and asserts its contents; the expected values are written out here independently of the C++ test.
-# Usage: check_written_h5ad.py <file.h5ad> roundtrip|minimal    Exit status 0 = all checks passed.
+# Usage: check_written_h5ad.py <file.h5ad> roundtrip|minimal|csr    Exit status 0 = all checks passed.
+# (csr: the file of tests/test_simulate.cpp, suite SimulateCsrWriter.)
 import math
 import sys
 
 import anndata as ad
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 
 def check_roundtrip(a):
@@ -67,10 +69,30 @@ def check_minimal(a):
     assert len(a.uns) == 0 and len(a.layers) == 0, (a.uns, a.layers)
 
 
+def check_csr(a):
+    # X (5 x 4) and layers["counts"] as CSR float32, uns numeric arrays
+    x = np.array([[0, 1.5, 0, 2], [0, 0, 0, 0], [3, 0, 0, 0], [0, 0, 4, 5], [6, 0, 0, 0]], dtype=np.float32)
+    assert a.shape == (5, 4), a.shape
+    assert sp.issparse(a.X) and a.X.format == "csr", type(a.X)
+    assert a.X.dtype == np.float32, a.X.dtype
+    np.testing.assert_array_equal(a.X.toarray(), x)
+    np.testing.assert_array_equal(a.X.indptr, [0, 2, 2, 3, 5, 6])
+    c = a.layers["counts"]
+    assert sp.issparse(c) and c.format == "csr", type(c)
+    np.testing.assert_array_equal(c.toarray(), [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 7], [0, 2, 9, 0]])
+    assert list(a.obs.index) == ["c0", "c1", "c2", "c3", "c4"], list(a.obs.index)
+    w = a.uns["w"]
+    assert isinstance(w, np.ndarray) and w.dtype == np.float64, type(w)
+    np.testing.assert_array_equal(w, [0.5, -1.25])
+    m = a.uns["m"]
+    assert m.dtype == np.float32 and m.shape == (2, 3), (m.dtype, m.shape)
+    np.testing.assert_array_equal(m, [[1, 2, 3], [4, 5, 6]])
+
+
 def main():
     path, case = sys.argv[1], sys.argv[2]
     a = ad.read_h5ad(path)
-    {"roundtrip": check_roundtrip, "minimal": check_minimal}[case](a)
+    {"roundtrip": check_roundtrip, "minimal": check_minimal, "csr": check_csr}[case](a)
     print(f"check_written_h5ad: {path} ({case}): OK")
 
 

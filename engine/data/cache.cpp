@@ -20,7 +20,7 @@ namespace gpo::data {
 
 namespace fs = std::filesystem;
 static const char* kMagic = "gpo-engine-dataset";
-static const uint32_t kVersion = 1;
+static const uint32_t kVersion = 2;  // bump when preprocessing results change
 
 static uint64_t fnv1a(const std::string& s) {
     uint64_t h = 1469598103934665603ULL;

@@ -125,7 +125,7 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
                      "assert set(p.obs['perturbation']) == {'non-targeting', 'IRF1', 'IRF1+JAK2'}; "
                      "g = anndata.read_h5ad('" + grn + "/grn_matrices.h5ad'); assert g.n_obs == g.n_vars; "
                      "e = pandas.read_csv('" + grn + "/grn_edges.csv'); "
-                     "assert list(e.columns[:3]) == ['source', 'target', 'mask_probability']; "
+                     "assert list(e.columns[:4]) == ['source', 'target', 'mask_probability', 'mean_embedding_effect']; "
                      "assert (e['mask_probability'].diff().dropna() <= 0).all()\"";
     EXPECT_EQ(std::system(py.c_str()), 0) << py;
 }

@@ -73,6 +73,12 @@ json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_d
                 .to_vector();
     }
     fs::create_directories(out_dir);
+    // Mean embedding effect E[M o E] over guide draws (the latent effect of regulator i on coordinate j).
+    std::vector<double> effect;
+    {
+        Tensor me = m.model->mean_embedding_effect(m.params, 100, RngKey{opt.seed, 95});
+        if (me.defined()) effect = me.to_vector();
+    }
 
     // ---------------------------------------------------------------- edge list (no self-loops), sorted
     struct Edge { int64_t i, j; double p; };
@@ -83,10 +89,11 @@ json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_d
     std::stable_sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) { return a.p > b.p; });
     if (opt.top_k > 0 && (int64_t)edges.size() > opt.top_k) edges.resize(opt.top_k);
     std::ostringstream csv;
-    csv << "source,target,mask_probability,khop_score,source_perturbed,target_perturbed\n";
+    csv << "source,target,mask_probability,mean_embedding_effect,khop_score,source_perturbed,target_perturbed\n";
     for (const Edge& e : edges)
-        csv << ds.treatment_names[e.i] << "," << ds.treatment_names[e.j] << "," << e.p << "," << S[e.i * T + e.j] << ","
-            << (e.i < P ? "true" : "false") << "," << (e.j < P ? "true" : "false") << "\n";
+        csv << ds.treatment_names[e.i] << "," << ds.treatment_names[e.j] << "," << e.p << ","
+            << (effect.empty() ? std::string() : std::to_string(effect[e.i * T + e.j])) << "," << S[e.i * T + e.j]
+            << "," << (e.i < P ? "true" : "false") << "," << (e.j < P ? "true" : "false") << "\n";
     io::write_file_atomic((fs::path(out_dir) / "grn_edges.csv").string(), csv.str());
 
     // ---------------------------------------------------------------- matrices as AnnData
@@ -96,6 +103,7 @@ json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_d
         a.X.assign(prob.begin(), prob.end());
         a.layers["logits"].assign(W.begin(), W.end());
         a.layers["khop_score"].assign(S.begin(), S.end());
+        if (!effect.empty()) a.layers["mean_embedding_effect"].assign(effect.begin(), effect.end());
         a.obs.index = ds.treatment_names;
         a.var.index = ds.treatment_names;
         std::vector<uint8_t> pert(T);

@@ -1,7 +1,8 @@
 // `gpo-engine grn`: the learned network of a model with T x T mask logits (gpo_vae): an edge list CSV (source,
-// target, mask probability, K-hop accumulated score), sorted, cut by a probability threshold or top-k; the T x T
-// matrices as .h5ad; the CausalBench-style statistical evaluation on held-out cells (D10) and the biological
-// evaluation against reference edge lists (D11); a report (JSON + Markdown) and a heatmap of the perturbed block.
+// target, mask probability, mean embedding effect E[M o E], K-hop accumulated score), sorted, cut by a probability
+// threshold or top-k; the T x T matrices as .h5ad; the CausalBench-style statistical evaluation on held-out cells
+// (D10) and the biological evaluation against reference edge lists (D11); a report (JSON + Markdown) and a heatmap
+// of the perturbed block.
 #pragma once
 #include <string>
 #include <vector>

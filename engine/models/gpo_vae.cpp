@@ -376,4 +376,16 @@ Tensor GpoVae::generate(const ParamStore& ps, const std::vector<std::vector<int>
     return sample_gamma_poisson(mean, ps.value(phi_), key, step);
 }
 
+Tensor GpoVae::mean_embedding_effect(const ParamStore& ps, int particles, RngKey key) const {
+    const int64_t T = cfg_.T;
+    Tape tape;
+    NoGradGuard no_grad(tape);
+    std::vector<int> rows(T);
+    for (int64_t t = 0; t < T; ++t) rows[t] = (int)t;
+    Var What = ops::nan_to_num(tape, ps.on_tape(tape, W_), 0.0, 0.0, 0.0);
+    MaskedEmbeddings e =
+        sample_masked_embeddings(tape, ps, What, emb_enc_, onehot_, rows, particles, cfg_.temperature, key, 0, 3);
+    return tape.value(ops::mean(tape, e.ME, 0));  // (T, T)
+}
+
 }  // namespace gpo::models

@@ -48,6 +48,7 @@ class GpoVae : public Model {
     const GpoVaeConfig& config() const { return cfg_; }
 
     // Parameter indices (for the GRN outputs and tests).
+    Tensor mean_embedding_effect(const ParamStore& ps, int particles, RngKey key) const override;
     int mask_logits() const override { return W_; }
     int log_theta() const { return phi_; }
 

@@ -41,6 +41,12 @@ class Model {
     // IWELBO_n = logsumexp_p log w_pn - log(particles).
     virtual Tensor log_weights(const ParamStore& ps, const Batch& batch, int particles, RngKey key,
                                uint64_t step) const = 0;
+    // Mean over `particles` guide draws of M o E (T x T for gpo_vae: row t = the latent effect of perturbing t on
+    // each gene coordinate); an undefined Tensor for models without gene-indexed embeddings.
+    virtual Tensor mean_embedding_effect(const ParamStore& ps, int particles, RngKey key) const {
+        (void)ps, (void)particles, (void)key;
+        return Tensor();
+    }
     // ParamStore index of the T x T (or T x L) mask logits, -1 when the model has none.
     virtual int mask_logits() const { return -1; }
 };

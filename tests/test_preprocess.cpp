@@ -233,6 +233,9 @@ TEST(Preprocess, BadInputGivesClearErrors) {
     std::vector<float> frac = small_counts(12, 3);
     frac[5] = 0.5f;
     expect_error(cfg_for(write_small("pp_frac.h5ad", frac, small_labels())), {"pp_frac.h5ad", "0.5"});
+    std::vector<float> nan = small_counts(12, 3);
+    nan[7] = NAN;
+    expect_error(cfg_for(write_small("pp_nan.h5ad", nan, small_labels())), {"pp_nan.h5ad", "raw counts", "nan"});
     expect_error(cfg_for(write_small("pp_dup.h5ad", small_counts(12, 3), small_labels(), {"G1", "G1", "A"})),
                  {"pp_dup.h5ad", "duplicated gene name 'G1'"});
     expect_error(cfg_for(ok, {"preprocess.split=heldout_perturbations", "preprocess.heldout=[\"C\"]"}),

@@ -102,6 +102,16 @@ inline void expect_grad_matches(const std::string& name, const GraphFn& build, s
     }
 }
 
+// The message of the gpo::Error thrown by f, or "" when f does not throw one.
+inline std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
 inline bool require_gpu_env() {
     const char* e = std::getenv("GPO_REQUIRE_GPU");
     return e && std::string(e) == "1";

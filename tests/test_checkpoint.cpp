@@ -19,6 +19,8 @@
 #include "io/config.h"
 #include "tests/harness.h"
 
+using gpo::test::error_of;
+
 using namespace gpo;
 using nlohmann::json;
 using io::CheckpointMeta;
@@ -49,15 +51,6 @@ std::string safetensors_bytes(const std::string& header, const std::string& data
     std::string out(8, '\0');
     for (int i = 0; i < 8; ++i) out[i] = (char)(((uint64_t)header.size() >> (8 * i)) & 0xff);
     return out + header + data;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 uint64_t header_length(const std::string& bytes) {  // the 8-byte little-endian prefix

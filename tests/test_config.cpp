@@ -6,6 +6,9 @@
 
 #include "engine/check.h"
 #include "io/config.h"
+#include "tests/harness.h"
+
+using gpo::test::error_of;
 
 using namespace gpo;
 using gpo::io::json;
@@ -14,15 +17,6 @@ static std::string write_temp(const std::string& name, const std::string& text) 
     std::string p = std::string(GPO_BINARY_DIR) + "/" + name;
     std::ofstream(p) << text;
     return p;
-}
-
-static std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 TEST(Config, DefaultsAreTheReferenceValues) {

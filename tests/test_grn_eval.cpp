@@ -15,6 +15,9 @@
 #include "engine/eval/grn_eval.h"
 #include "engine/rng.h"
 #include "io/edges.h"
+#include "tests/harness.h"
+
+using gpo::test::error_of;
 
 using namespace gpo;
 using namespace gpo::eval;
@@ -22,15 +25,6 @@ using namespace gpo::eval;
 namespace {
 
 std::string fixture(const std::string& name) { return std::string(GPO_SOURCE_DIR) + "/tests/data/" + name; }
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 // P genes, n cells per group (controls and each perturbed gene), y_cj = 1 + 0.01 c for every gene; shift[i][j]
 // is added to gene j in the cells perturbed at i.

@@ -13,6 +13,9 @@
 #include "engine/data/stats.h"
 #include "io/config.h"
 #include "io/h5ad.h"
+#include "tests/harness.h"
+
+using gpo::test::error_of;
 
 using namespace gpo;
 using nlohmann::json;
@@ -29,15 +32,6 @@ json demo_config(std::vector<std::string> extra = {}) {
 const data::Dataset& demo() {
     static data::Dataset ds = data::preprocess_dataset(demo_config());
     return ds;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 // A small counts file: 8 cells x 3 genes, labels A, B, A+B and the control.

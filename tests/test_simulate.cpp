@@ -20,6 +20,9 @@
 #include "io/config.h"
 #include "io/h5ad.h"
 #include "io/hdf5_util.h"
+#include "tests/harness.h"
+
+using gpo::test::error_of;
 
 using namespace gpo;
 using nlohmann::json;
@@ -32,15 +35,6 @@ std::string scratch(const std::string& name) {
     fs::path dir = fs::path(GPO_BINARY_DIR) / "simulate_test_tmp";
     fs::create_directories(dir);
     return (dir / (std::string(info->name()) + "_" + std::to_string(getpid()) + "_" + name)).string();
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 #define EXPECT_HAS(msg, part) EXPECT_NE(std::string(msg).find(part), std::string::npos) << "message: " << (msg)

@@ -5,9 +5,10 @@
 
 namespace gpo::models {
 
-GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) {
+// The keys every model family reads the same way (dimensions, encoders, decoder, masks, particles, objective).
+template <class Config>
+static void read_shared_keys(const nlohmann::json& cfg, const data::Dataset& ds, Config& c) {
     const auto& m = cfg.at("model");
-    GpoVaeConfig c;
     c.G = ds.G;
     c.T = ds.T;
     c.L = m.at("n_latent").get<int64_t>();
@@ -15,14 +16,22 @@ GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) 
     c.basal_hidden = m.at("basal_encoder").at("hidden").get<int>();
     c.emb_layers = m.at("embedding_encoder").at("n_layers").get<int>();
     c.emb_hidden = m.at("embedding_encoder").at("hidden").get<int>();
-    c.qc_layers = m.at("qc_encoder").at("n_layers").get<int>();
-    c.qc_hidden = m.at("qc_encoder").at("hidden").get<int>();
     c.dec_layers = m.at("decoder").at("n_layers").get<int>();
     c.dec_hidden = m.at("decoder").at("hidden").get<int>();
     c.mask_prior = m.at("mask_prior").get<double>();
     c.mask_init = m.at("mask_init").get<double>();
     c.embedding_prior_scale = m.at("embedding_prior_scale").get<double>();
     c.temperature = m.at("mask_temperature").get<double>();
+    c.particles = cfg.at("train").at("particles").get<int>();
+    c.iwelbo = cfg.at("train").at("objective").get<std::string>() == "iwelbo";
+}
+
+GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) {
+    const auto& m = cfg.at("model");
+    GpoVaeConfig c;
+    read_shared_keys(cfg, ds, c);
+    c.qc_layers = m.at("qc_encoder").at("n_layers").get<int>();
+    c.qc_hidden = m.at("qc_encoder").at("hidden").get<int>();
     c.cf_beta = m.at("cf_beta").get<double>();
     c.cf_exact_kl = m.at("cf_term").get<std::string>() == "kl";
     c.alpha_global = m.at("qc_alpha").get<std::string>() == "global";
@@ -32,8 +41,6 @@ GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) 
     c.tau = m.at("fc_criteria").get<double>();
     c.gloss_coeff = m.at("gloss_coeff").get<double>();
     c.sparsity_coeff = m.at("sparsity_coeff").get<double>();
-    c.particles = cfg.at("train").at("particles").get<int>();
-    c.iwelbo = cfg.at("train").at("objective").get<std::string>() == "iwelbo";
     return c;
 }
 
@@ -42,21 +49,7 @@ SamsVaeConfig sams_vae_config(const nlohmann::json& cfg, const data::Dataset& ds
     SamsVaeConfig c;
     c.type = m.at("type").get<std::string>();
     c.inference = m.at("inference").get<std::string>();
-    c.G = ds.G;
-    c.T = ds.T;
-    c.L = m.at("n_latent").get<int64_t>();
-    c.basal_layers = m.at("basal_encoder").at("n_layers").get<int>();
-    c.basal_hidden = m.at("basal_encoder").at("hidden").get<int>();
-    c.emb_layers = m.at("embedding_encoder").at("n_layers").get<int>();
-    c.emb_hidden = m.at("embedding_encoder").at("hidden").get<int>();
-    c.dec_layers = m.at("decoder").at("n_layers").get<int>();
-    c.dec_hidden = m.at("decoder").at("hidden").get<int>();
-    c.mask_prior = m.at("mask_prior").get<double>();
-    c.mask_init = m.at("mask_init").get<double>();
-    c.embedding_prior_scale = m.at("embedding_prior_scale").get<double>();
-    c.temperature = m.at("mask_temperature").get<double>();
-    c.particles = cfg.at("train").at("particles").get<int>();
-    c.iwelbo = cfg.at("train").at("objective").get<std::string>() == "iwelbo";
+    read_shared_keys(cfg, ds, c);
     return c;
 }
 

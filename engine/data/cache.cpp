@@ -75,8 +75,7 @@ static Csr read_csr(io::BinaryReader& r) {
     return m;
 }
 
-void dataset_save(const Dataset& ds, const std::string& path, const std::string& key) {
-    io::BinaryWriter w;
+static void write_dataset(io::BinaryWriter& w, const Dataset& ds, const std::string& key) {
     w.str(kMagic);
     w.pod(kVersion);
     w.str(key);
@@ -110,17 +109,22 @@ void dataset_save(const Dataset& ds, const std::string& path, const std::string&
     w.vec(ds.plate_count);
     for (double f : ds.n_fail) w.pod(f);
     w.pod(ds.train_fail_fraction);
+}
+
+void dataset_save(const Dataset& ds, const std::string& path, const std::string& key) {
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
     GPO_CHECK(!ec, fs::path(path).parent_path().string() << ": cannot create the cache directory: " << ec.message());
-    io::write_file_atomic(path, w.bytes());
+    io::with_atomic_path(path, [&](const std::string& tmp) {
+        io::BinaryWriter w(tmp);
+        write_dataset(w, ds, key);
+        w.finish();
+    });
 }
 
 bool dataset_load(const std::string& path, const std::string& key, Dataset& out) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) return false;
-    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    io::BinaryReader r(std::move(bytes), path);
+    io::BinaryReader r(path);
+    if (!r.is_open()) return false;
     if (r.str() != kMagic) return false;
     if (r.pod<uint32_t>() != kVersion || r.str() != key) return false;
     Dataset ds;

@@ -4,6 +4,7 @@
 
 #include "engine/models/gpo_vae.h"
 #include "tests/harness.h"
+#include "tests/model_fixtures.h"
 
 using namespace gpo;
 using namespace gpo::models;
@@ -32,44 +33,6 @@ GpoVaeConfig tiny_config() {
     return c;
 }
 
-// Six cells: treatments {0}, {1}, {0,2} (a combination), control, {2}, {1}; cells 1 and 4 fail QC.
-// `all_rows` = true builds the batch as if every treatment row were present (the full computation).
-Batch tiny_batch(const GpoVaeConfig& c, bool all_rows) {
-    Batch b;
-    b.B = 6;
-    std::vector<std::vector<int>> treat = {{0}, {1}, {0, 2}, {}, {2}, {1}};
-    std::vector<int> qc = {0, 1, 0, 0, 1, 0};
-    std::vector<double> plate_n = {3, 2, 2, 0};  // N_t in the split
-    b.present = all_rows ? std::vector<int>{0, 1, 2, 3} : std::vector<int>{0, 1, 2};
-    std::vector<std::vector<std::pair<int, double>>> sub(6), plate(6);
-    for (int n = 0; n < 6; ++n)
-        for (int t : treat[n]) {
-            int pos = 0;
-            while (b.present[pos] != t) ++pos;
-            sub[n].push_back({pos, 1.0});
-            plate[n].push_back({pos, 1.0 / plate_n[t]});
-        }
-    int64_t R = (int64_t)b.present.size();
-    b.D_sub = ops::Dosage::from_lists(sub, R, DType::F64);
-    b.D_plate = ops::Dosage::from_lists(plate, R, DType::F64);
-    b.counts = random_tensor({6, c.G}, DType::F64, 41, 0, 20);
-    std::vector<double> cnt = b.counts.to_vector(), lib(6, 0.0);
-    for (double& x : cnt) x = std::floor(x);
-    b.counts = Tensor::from_vector({6, c.G}, cnt, DType::F64);
-    for (int n = 0; n < 6; ++n)
-        for (int g = 0; g < c.G; ++g) lib[n] += cnt[n * c.G + g];
-    b.library = Tensor::from_vector({6}, lib, DType::F64);
-    b.norm_x = random_tensor({6, c.G}, DType::F64, 42, -1, 1);
-    b.cf_counts = random_tensor({6, c.G}, DType::F64, 43, 0, 10);
-    b.cf_norm_x = random_tensor({6, c.G}, DType::F64, 44, -1, 1);
-    b.has_cf = {1, 1, 0, 0, 1, 1};
-    b.qc_host = qc;
-    b.qc = Tensor::from_vector({6}, std::vector<double>(qc.begin(), qc.end()), DType::F64);
-    b.delta = random_tensor({6, c.T}, DType::F64, 45, 0, 1);
-    b.n_fail_split = 2;
-    return b;
-}
-
 struct LossAndGrads {
     double loss;
     std::vector<double> grads;
@@ -95,7 +58,7 @@ TEST(ModelGpoVae, WholeLossGradientMatchesFiniteDifferences) {
     // Give the mask logits spread so the mask samples are mixed, away from the 0.5 rounding boundary.
     Tensor W = ps.value(m.mask_logits());
     W.copy_from(random_tensor(W.shape, DType::F64, 46, -2, 2));
-    Batch b = tiny_batch(c, false);
+    Batch b = test::tiny_batch(c.G, false);
     LossAndGrads r = run_once(c, ps, m, b);
     ASSERT_TRUE(std::isfinite(r.loss));
 
@@ -143,8 +106,8 @@ TEST(ModelGpoVae, PresentRowsOnlyEqualsAllRows) {
     m.init_params(ps, 9);
     Tensor W = ps.value(m.mask_logits());
     W.copy_from(random_tensor(W.shape, DType::F64, 47, -2, 2));
-    LossAndGrads subset = run_once(c, ps, m, tiny_batch(c, false));
-    LossAndGrads full = run_once(c, ps, m, tiny_batch(c, true));
+    LossAndGrads subset = run_once(c, ps, m, test::tiny_batch(c.G, false));
+    LossAndGrads full = run_once(c, ps, m, test::tiny_batch(c.G, true));
     // Same arithmetic on the same rows; only summation order of unused (zero) contributions differs.
     EXPECT_NEAR(subset.loss, full.loss, 1e-10 * std::fabs(full.loss));
     ASSERT_EQ(subset.grads.size(), full.grads.size());
@@ -160,7 +123,7 @@ TEST(ModelGpoVae, SameSeedSameLossDifferentSeedDifferent) {
     GpoVae m(c, ps);
     ps.finalize(Device::CPU, DType::F64);
     m.init_params(ps, 11);
-    Batch b = tiny_batch(c, false);
+    Batch b = test::tiny_batch(c.G, false);
     auto loss_for = [&](uint64_t seed) {
         Tape t;
         return m.loss(t, ps, b, RngKey{seed, 0}, 0).loss;
@@ -175,7 +138,7 @@ TEST(ModelGpoVae, ControlOnlyBatchHasFiniteLossAndGradients) {
     GpoVae m(c, ps);
     ps.finalize(Device::CPU, DType::F64);
     m.init_params(ps, 13);
-    Batch b = tiny_batch(c, false);
+    Batch b = test::tiny_batch(c.G, false);
     // Every cell a control: no perturbation row is present.
     b.present.clear();
     std::vector<std::vector<std::pair<int, double>>> empty(6);

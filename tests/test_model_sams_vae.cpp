@@ -12,6 +12,7 @@
 #include "engine/train/trainer.h"
 #include "io/config.h"
 #include "tests/harness.h"
+#include "tests/model_fixtures.h"
 
 using namespace gpo;
 using namespace gpo::models;
@@ -55,44 +56,6 @@ GpoVaeConfig gpo_config(int particles = 2) {
     c.hops = 2;
     c.gloss_coeff = 2.0;  // reference 100; smaller keeps the terms of comparable size
     return c;
-}
-
-// Six cells of G = 6 genes over T = 4 treatments: {0}, {1}, {0,2} (a combination), control, {2}, {1}; cells 1 and 4
-// fail QC. Treatment 3 has no cell; `all_rows` lists it as present anyway (the full computation). The plate counts
-// N_t are multiplied by `plate_scale`.
-Batch tiny_batch(int64_t G, bool all_rows, double plate_scale = 1.0) {
-    Batch b;
-    b.B = 6;
-    std::vector<std::vector<int>> treat = {{0}, {1}, {0, 2}, {}, {2}, {1}};
-    std::vector<int> qc = {0, 1, 0, 0, 1, 0};
-    std::vector<double> plate_n = {3, 2, 2, 0};  // N_t in the split
-    b.present = all_rows ? std::vector<int>{0, 1, 2, 3} : std::vector<int>{0, 1, 2};
-    std::vector<std::vector<std::pair<int, double>>> sub(6), plate(6);
-    for (int n = 0; n < 6; ++n)
-        for (int t : treat[n]) {
-            int pos = 0;
-            while (b.present[pos] != t) ++pos;
-            sub[n].push_back({pos, 1.0});
-            plate[n].push_back({pos, 1.0 / (plate_n[t] * plate_scale)});
-        }
-    int64_t R = (int64_t)b.present.size();
-    b.D_sub = ops::Dosage::from_lists(sub, R, DType::F64);
-    b.D_plate = ops::Dosage::from_lists(plate, R, DType::F64);
-    std::vector<double> cnt = random_tensor({6, G}, DType::F64, 41, 0, 20).to_vector(), lib(6, 0.0);
-    for (double& x : cnt) x = std::floor(x);
-    b.counts = Tensor::from_vector({6, G}, cnt, DType::F64);
-    for (int n = 0; n < 6; ++n)
-        for (int g = 0; g < G; ++g) lib[n] += cnt[n * G + g];
-    b.library = Tensor::from_vector({6}, lib, DType::F64);
-    b.norm_x = random_tensor({6, G}, DType::F64, 42, -1, 1);
-    b.cf_counts = random_tensor({6, G}, DType::F64, 43, 0, 10);
-    b.cf_norm_x = random_tensor({6, G}, DType::F64, 44, -1, 1);
-    b.has_cf = {1, 1, 0, 0, 1, 1};
-    b.qc_host = qc;
-    b.qc = Tensor::from_vector({6}, std::vector<double>(qc.begin(), qc.end()), DType::F64);
-    b.delta = random_tensor({6, 4}, DType::F64, 45, 0, 1);
-    b.n_fail_split = 2;
-    return b;
 }
 
 // A model with its parameters (double, CPU), mask logits spread over [-2, 2] so the mask samples are mixed.
@@ -183,7 +146,7 @@ TEST(ModelSamsVae, WholeLossGradientEachInferenceVariant) {
     for (const char* inf : kVariants) {
         SCOPED_TRACE(inf);
         Sams s(sams_config("sams_vae", inf), 5);
-        expect_whole_loss_gradient(s.ps, *s.m, tiny_batch(6, false));
+        expect_whole_loss_gradient(s.ps, *s.m, test::tiny_batch(6, false));
     }
 }
 
@@ -192,14 +155,14 @@ TEST(ModelCpaVae, WholeLossGradientEachInferenceVariant) {
         SCOPED_TRACE(inf);
         Sams s(sams_config("cpa_vae", inf), 6);
         ASSERT_EQ(s.m->mask_logits(), -1);  // no q(M): every parameter is checked
-        expect_whole_loss_gradient(s.ps, *s.m, tiny_batch(6, false));
+        expect_whole_loss_gradient(s.ps, *s.m, test::tiny_batch(6, false));
     }
 }
 
 TEST(ModelConditionalVae, WholeLossGradient) {
     Sams s(sams_config("conditional_vae", "correlated"), 7);
     ASSERT_EQ(s.m->mask_logits(), -1);
-    expect_whole_loss_gradient(s.ps, *s.m, tiny_batch(6, false));
+    expect_whole_loss_gradient(s.ps, *s.m, test::tiny_batch(6, false));
 }
 
 TEST(ModelIwelbo, WholeLossGradientEveryModelType) {
@@ -208,13 +171,13 @@ TEST(ModelIwelbo, WholeLossGradientEveryModelType) {
         SamsVaeConfig c = sams_config(type, "correlated", 3);
         c.iwelbo = true;
         Sams s(c, 8);
-        expect_whole_loss_gradient(s.ps, *s.m, tiny_batch(6, false));
+        expect_whole_loss_gradient(s.ps, *s.m, test::tiny_batch(6, false));
     }
     SCOPED_TRACE("gpo_vae");
     GpoVaeConfig c = gpo_config(3);
     c.iwelbo = true;
     Gpo g(c, 9);
-    expect_whole_loss_gradient(g.ps, *g.m, tiny_batch(6, false));
+    expect_whole_loss_gradient(g.ps, *g.m, test::tiny_batch(6, false));
 }
 
 // ---------------------------------------------------------------- exact savings
@@ -223,8 +186,8 @@ TEST(ModelSamsVae, PresentRowsOnlyEqualsAllRows) {
     for (const char* inf : kVariants) {
         SCOPED_TRACE(inf);
         Sams s(sams_config("sams_vae", inf), 9);
-        LossAndGrads subset = run_once(s.ps, *s.m, tiny_batch(6, false));
-        LossAndGrads full = run_once(s.ps, *s.m, tiny_batch(6, true));
+        LossAndGrads subset = run_once(s.ps, *s.m, test::tiny_batch(6, false));
+        LossAndGrads full = run_once(s.ps, *s.m, test::tiny_batch(6, true));
         // Same arithmetic on the same rows; only the summation order of unused (zero) contributions differs.
         expect_same(subset, full, 1e-10, "subset vs all rows");
     }
@@ -236,8 +199,8 @@ TEST(ModelSamsVae, PlateWeightsScaleTheGlobalTerms) {
     for (const char* type : {"sams_vae", "cpa_vae"}) {
         SCOPED_TRACE(type);
         Sams s(sams_config(type, "correlated"), 23);
-        LossTerms a = run_once(s.ps, *s.m, tiny_batch(6, false)).terms;
-        LossTerms b = run_once(s.ps, *s.m, tiny_batch(6, false, 2.0)).terms;
+        LossTerms a = run_once(s.ps, *s.m, test::tiny_batch(6, false)).terms;
+        LossTerms b = run_once(s.ps, *s.m, test::tiny_batch(6, false, 2.0)).terms;
         EXPECT_NE(a.kl_emb, 0.0);
         EXPECT_NEAR(b.kl_emb, 0.5 * a.kl_emb, 1e-12 * std::fabs(a.kl_emb));  // one rounding of 1/N_t
         EXPECT_NEAR(b.kl_mask, 0.5 * a.kl_mask, 1e-12 * std::fabs(a.kl_mask));
@@ -254,7 +217,7 @@ TEST(ModelSamsVae, ControlOnlyBatchEveryType) {
         for (const char* inf : kVariants) {
             SCOPED_TRACE(std::string(type) + " " + inf);
             Sams s(sams_config(type, inf), 24);
-            Batch b = tiny_batch(6, false);
+            Batch b = test::tiny_batch(6, false);
             b.present.clear();
             std::vector<std::vector<std::pair<int, double>>> empty(6);
             b.D_sub = ops::Dosage::from_lists(empty, 0, DType::F64);
@@ -280,14 +243,14 @@ TEST(ModelIwelbo, SingleParticleEqualsElbo) {
         Sams elbo(c, 10);
         c.iwelbo = true;
         Sams iw(c, 10);
-        expect_same(run_once(iw.ps, *iw.m, tiny_batch(6, false)), run_once(elbo.ps, *elbo.m, tiny_batch(6, false)),
+        expect_same(run_once(iw.ps, *iw.m, test::tiny_batch(6, false)), run_once(elbo.ps, *elbo.m, test::tiny_batch(6, false)),
                     1e-12, type);  // double rounding over ~50 summed terms
     }
     GpoVaeConfig c = gpo_config(1);
     Gpo elbo(c, 11);
     c.iwelbo = true;
     Gpo iw(c, 11);
-    expect_same(run_once(iw.ps, *iw.m, tiny_batch(6, false)), run_once(elbo.ps, *elbo.m, tiny_batch(6, false)), 1e-12,
+    expect_same(run_once(iw.ps, *iw.m, test::tiny_batch(6, false)), run_once(elbo.ps, *elbo.m, test::tiny_batch(6, false)), 1e-12,
                 "gpo_vae");
 }
 
@@ -299,16 +262,16 @@ TEST(ModelIwelbo, NeverAboveElboForTheSameDraws) {
         Sams elbo(c, 12);
         c.iwelbo = true;
         Sams iw(c, 12);
-        double le = run_once(elbo.ps, *elbo.m, tiny_batch(6, false)).terms.loss;
-        double li = run_once(iw.ps, *iw.m, tiny_batch(6, false)).terms.loss;
+        double le = run_once(elbo.ps, *elbo.m, test::tiny_batch(6, false)).terms.loss;
+        double li = run_once(iw.ps, *iw.m, test::tiny_batch(6, false)).terms.loss;
         EXPECT_LT(li, le) << type;
     }
     GpoVaeConfig c = gpo_config(4);
     Gpo elbo(c, 13);
     c.iwelbo = true;
     Gpo iw(c, 13);
-    EXPECT_LT(run_once(iw.ps, *iw.m, tiny_batch(6, false)).terms.loss,
-              run_once(elbo.ps, *elbo.m, tiny_batch(6, false)).terms.loss);
+    EXPECT_LT(run_once(iw.ps, *iw.m, test::tiny_batch(6, false)).terms.loss,
+              run_once(elbo.ps, *elbo.m, test::tiny_batch(6, false)).terms.loss);
 }
 
 // conditional_vae has no global variables, so its training log-weights are the evaluation log-weights (same noise
@@ -317,7 +280,7 @@ TEST(ModelIwelbo, ConditionalLossIsLogSumExpOfLogWeights) {
     SamsVaeConfig c = sams_config("conditional_vae", "correlated", 3);
     c.iwelbo = true;
     Sams s(c, 14);
-    Batch b = tiny_batch(6, false);
+    Batch b = test::tiny_batch(6, false);
     double loss = run_once(s.ps, *s.m, b).terms.loss;
     std::vector<double> lw = s.m->log_weights(s.ps, b, 3, RngKey{7, 0}, 3).to_vector();
     double expect = 0;
@@ -339,7 +302,7 @@ TEST(ModelSamsVae, LogWeightsAreTheElboWithoutGlobalTerms) {
         for (const char* inf : kVariants) {
             SCOPED_TRACE(std::string(type) + " " + inf);
             Sams s(sams_config(type, inf, 3), 15);
-            Batch b = tiny_batch(6, false);
+            Batch b = test::tiny_batch(6, false);
             LossTerms t = run_once(s.ps, *s.m, b).terms;
             std::vector<double> lw = s.m->log_weights(s.ps, b, 3, RngKey{7, 0}, 3).to_vector();
             double sum = 0;
@@ -357,7 +320,7 @@ TEST(ModelIwelbo, GpoLogWeightsAreTheElboWithoutGlobalTerms) {
     GpoVaeConfig c = gpo_config(3);
     c.qc_branch = false;
     Gpo g(c, 16);
-    Batch b = tiny_batch(6, false);
+    Batch b = test::tiny_batch(6, false);
     LossTerms t = run_once(g.ps, *g.m, b).terms;
     std::vector<double> lw = g.m->log_weights(g.ps, b, 3, RngKey{7, 0}, 3).to_vector();
     double sum = 0;
@@ -370,7 +333,7 @@ TEST(ModelIwelbo, GpoLogWeightsAreTheElboWithoutGlobalTerms) {
 TEST(ModelIwelbo, LogWeightsShapeFiniteAndDeterministic) {
     auto check = [](const ParamStore& ps, const Model& m, const std::string& what) {
         SCOPED_TRACE(what);
-        Batch b = tiny_batch(6, false);
+        Batch b = test::tiny_batch(6, false);
         Tensor lw = m.log_weights(ps, b, 5, RngKey{3, 2}, 1);
         ASSERT_EQ(lw.shape, (Shape{5, 6}));
         std::vector<double> v = lw.to_vector();

@@ -46,8 +46,7 @@ models::Batch make_batch(const Dataset& ds, const std::vector<int64_t>& cells, i
     };
     b.counts = dense_rows(ds.counts, cells, dt).to(dev);
     b.norm_x = standardize(b.counts);
-    b.cf_counts = dense_rows(ds.cf_counts, cells, dt).to(dev);
-    b.cf_norm_x = standardize(b.cf_counts);
+    b.cf_norm_x = standardize(dense_rows(ds.cf_counts, cells, dt).to(dev));
 
     std::vector<double> lib(B), qc(B), delta((size_t)(B * ds.T));
     std::vector<float> drow(ds.T);

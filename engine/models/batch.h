@@ -14,8 +14,7 @@ struct Batch {
     Tensor library;            // (B) sum of counts
     Tensor norm_x;             // (B, G) log-standardised counts (train-split statistics)
     Tensor qc;                 // (B) 1 = fails QC
-    Tensor cf_counts;          // (B, G) counterfactual profile (zeros when none)
-    Tensor cf_norm_x;          // (B, G) log-standardised cf_counts
+    Tensor cf_norm_x;          // (B, G) log-standardised counterfactual profile (of zero counts when the cell has none)
     std::vector<int> has_cf;   // (B) 1 when the cell has a counterfactual
     Tensor delta;              // (B, T) |log-expression change| vs the matched control (GRN target before -tau)
     // Perturbations present in the batch, sorted (treatment indices), and the dosage of each cell over them:

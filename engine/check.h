@@ -8,14 +8,20 @@
 
 namespace gpo {
 
+// what() is the message for users; where() the source location that raised it (shown under --verbose).
 struct Error : std::runtime_error {
-    explicit Error(const std::string& what) : std::runtime_error(what) {}
+    explicit Error(const std::string& what, std::string where = "")
+        : std::runtime_error(what), where_(std::move(where)) {}
+    const std::string& where() const { return where_; }
+
+  private:
+    std::string where_;
 };
 
 [[noreturn]] inline void throw_error(const char* file, int line, const std::string& msg) {
     std::ostringstream os;
-    os << msg << " [" << file << ":" << line << "]";
-    throw Error(os.str());
+    os << file << ":" << line;
+    throw Error(msg, os.str());
 }
 
 }  // namespace gpo

@@ -3,6 +3,7 @@
 // Parameters are leaves whose gradient is a view into the ParamStore's flat gradient buffer.
 // NoGradGuard turns recording off (evaluation): ops then compute values only.
 #pragma once
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ class Tape {
     // Records an op's output. The closure is kept only when recording is on and an input needs a gradient.
     Var record(const char* op, const Tensor& out, const std::vector<Var>& inputs, BackwardFn backward);
 
+    // The reference stays valid until clear(), however many entries are recorded after it.
     const Tensor& value(Var v) const;
     bool requires_grad(Var v) const;
     const std::string& op_name(Var v) const;
@@ -56,7 +58,10 @@ class Tape {
         BackwardFn backward;
     };
     const Entry& entry(Var v) const;
-    std::vector<Entry> entries_;
+    // A deque, not a vector: appending never moves existing entries, so the references value() and grad_target()
+    // hand out stay valid while later ops record (ops hold `const Tensor& x = tape.value(a)` across record()).
+    // Only clear() invalidates them.
+    std::deque<Entry> entries_;
     bool grad_enabled_ = true;
 };
 

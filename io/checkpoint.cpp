@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 
 #include "engine/check.h"
 #include "io/atomic_file.h"
+#include "io/hash.h"
 
 #ifndef GPO_GIT_SHA
 #define GPO_GIT_SHA "unknown"
@@ -36,7 +38,8 @@ const char* const kNotCheckpointHint =
 constexpr uint64_t kMaxHeaderBytes = 100000000;
 
 const char* const kReservedKeys[] = {"format", "version", "writer", "config", "rng",
-                                     "step",   "epoch",   "best_val_loss", "optim_step"};
+                                     "step",   "epoch",   "best_val_loss", "optim_step",
+                                     "checksums", "dataset_identity"};
 
 bool is_reserved(const std::string& key) {
     for (const char* k : kReservedKeys)
@@ -225,6 +228,8 @@ CheckpointMeta parse_meta(const std::string& path, const Header& h) {
     m.best_val_loss = std::strtod(it->second.c_str(), &end);
     CKPT_CHECK(!it->second.empty() && *end == '\0', path,
                "corrupt metadata: field 'best_val_loss' is \"" << it->second << "\", not a number");
+    auto ds = h.metadata.find("dataset_identity");
+    if (ds != h.metadata.end()) m.dataset_identity = ds->second;
     for (const auto& kv : h.metadata)
         if (!is_reserved(kv.first)) m.extra[kv.first] = kv.second;
     return m;
@@ -245,12 +250,29 @@ const TensorInfo& expect_tensor(const std::string& path, const Header& h, const 
     return t;
 }
 
-// Reads one tensor's bytes into dst (nbytes = t.end - t.begin).
-void read_bytes(std::ifstream& f, const std::string& path, const Header& h, const std::string& name,
-                const TensorInfo& t, void* dst) {
+// Reads one tensor's bytes into dst (nbytes = t.end - t.begin), checks them against the stored checksum and,
+// for floating-point data, that every value is finite.
+void read_bytes(std::ifstream& f, const std::string& path, const Header& h, const nlohmann::json& checksums,
+                const std::string& name, const TensorInfo& t, void* dst) {
     f.seekg((std::streamoff)(h.data_start + t.begin));
-    f.read(static_cast<char*>(dst), (std::streamsize)(t.end - t.begin));
+    const size_t nb = (size_t)(t.end - t.begin);
+    f.read(static_cast<char*>(dst), (std::streamsize)nb);
     CKPT_CHECK(f, path, "read failed in tensor '" << name << "'");
+    CKPT_CHECK(checksums.contains(name) && checksums[name].is_string(), path,
+               "corrupt metadata: no checksum for tensor '" << name << "'");
+    const std::string got = hash_hex(hash_bytes(dst, nb));
+    CKPT_CHECK(got == checksums[name].get<std::string>(), path,
+               "corrupt: tensor '" << name << "' does not match its checksum (stored "
+                                   << checksums[name].get<std::string>() << ", computed " << got
+                                   << "); the file was damaged after it was written");
+    const int64_t n = (int64_t)(nb / dtype_size(t.dtype));
+    for (int64_t i = 0; i < n; ++i) {
+        double v = t.dtype == DType::F32 ? (double)static_cast<const float*>(dst)[i]
+                   : t.dtype == DType::F64 ? static_cast<const double*>(dst)[i] : 0.0;
+        CKPT_CHECK(std::isfinite(v), path,
+                   "tensor '" << name << "' holds a non-finite value (" << v << ") at element " << i
+                              << "; a checkpoint of a diverged run cannot be used");
+    }
 }
 
 }  // namespace
@@ -288,6 +310,10 @@ void checkpoint_save(const std::string& path, const ParamStore& ps, const Adam* 
     if (adam) md["optim_step"] = std::to_string(adam->steps());
     md["rng"] = meta.rng.dump();
     md["config"] = meta.config.dump();
+    md["dataset_identity"] = meta.dataset_identity;
+    nlohmann::json sums = nlohmann::json::object();
+    for (const auto& t : tensors) sums[t.first] = hash_hex(hash_bytes(t.second.data(), t.second.nbytes()));
+    md["checksums"] = sums.dump();
     for (const auto& kv : meta.extra) md[kv.first] = kv.second;
     ordered_json header = ordered_json::object();
     header["__metadata__"] = md;
@@ -354,19 +380,21 @@ CheckpointMeta checkpoint_load(const std::string& path, ParamStore& ps, Adam* ad
     }
 
     // Read everything into host buffers first, so a failure leaves the store and the optimizer untouched.
+    const nlohmann::json checksums = parse_json_field(path, h, "checksums");
+    CKPT_CHECK(checksums.is_object(), path, "corrupt metadata: field 'checksums' is not an object");
     std::ifstream f(path, std::ios::binary);
     CKPT_CHECK(f, path, "cannot open for reading: " << std::strerror(errno));
     Tensor values = Tensor::empty(ps.values().shape, dt, Device::CPU);
     for (size_t i = 0; i < infos.size(); ++i) {
         const auto& e = ps.entries()[i];
-        read_bytes(f, path, h, "param/" + e.name, *infos[i], static_cast<char*>(values.data()) + e.offset * es);
+        read_bytes(f, path, h, checksums, "param/" + e.name, *infos[i], static_cast<char*>(values.data()) + e.offset * es);
     }
     Tensor m, v;
     if (adam) {
         m = Tensor::empty(values.shape, dt, Device::CPU);
         v = Tensor::empty(values.shape, dt, Device::CPU);
-        read_bytes(f, path, h, "optim/exp_avg", *im, m.data());
-        read_bytes(f, path, h, "optim/exp_avg_sq", *iv, v.data());
+        read_bytes(f, path, h, checksums, "optim/exp_avg", *im, m.data());
+        read_bytes(f, path, h, checksums, "optim/exp_avg_sq", *iv, v.data());
     }
     ps.values().copy_from(values);
     if (adam) {

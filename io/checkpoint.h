@@ -16,7 +16,11 @@
 //   "format": "gpo-engine-checkpoint", "version": "1", "writer": "gpo-engine <git sha>",
 //   "config": the run config (JSON text), "rng": the training RNG state (JSON text),
 //   "step", "epoch": decimal integers, "best_val_loss": "%.17g" (exact round trip; "inf" when none yet),
-//   "optim_step": Adam's step count (present only with Adam state), plus the caller's `extra` fields.
+//   "optim_step": Adam's step count (present only with Adam state),
+//   "checksums": JSON text {tensor name: 16 hex digits of io::Hasher over its bytes} (version 2),
+//   "dataset_identity": io::Hasher digest of the gene and treatment names the model was trained on ("" = none),
+//   plus the caller's `extra` fields.
+// Loading verifies every checksum and refuses non-finite parameter values, naming the tensor.
 // Python: safetensors.numpy.load_file(path) gives the tensors; safe_open(path, "np").metadata() the rest.
 #pragma once
 #include <cstdint>
@@ -31,7 +35,7 @@
 namespace gpo::io {
 
 constexpr const char* kCheckpointFormat = "gpo-engine-checkpoint";
-constexpr int kCheckpointVersion = 1;
+constexpr int kCheckpointVersion = 2;
 
 struct CheckpointMeta {
     nlohmann::json config;  // the full run config
@@ -39,6 +43,7 @@ struct CheckpointMeta {
     int64_t epoch = 0;
     nlohmann::json rng;  // training RNG state (e.g. {"seed": .., "stream": .., "counter": ..})
     double best_val_loss = std::numeric_limits<double>::infinity();
+    std::string dataset_identity;  // data::dataset_identity() of the training data; checked by the loaders
     // Caller-defined string fields; keys must not collide with the reserved metadata keys above.
     std::map<std::string, std::string> extra;
 };

@@ -1,6 +1,7 @@
 // Run configuration: defaults, merge with unknown-key errors, --set overrides, validation (see config.h).
 #include "io/config.h"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -72,7 +73,9 @@ json config_defaults() {
     "clip_norm": 100.0,
     "max_epochs": 2000,
     "patience": 30,
-    "log_every_steps": 50
+    "log_every_steps": 50,
+    "checkpoint_every_steps": 0,
+    "checkpoint_every_seconds": 120.0
   },
   "evaluate": {
     "split": "test",
@@ -135,7 +138,9 @@ void config_apply_override(json& cfg, const std::string& assignment) {
     json value;
     try {
         value = json::parse(text);
-    } catch (const json::parse_error&) {
+    } catch (const json::out_of_range&) {
+        GPO_FAIL("--set " << assignment << ": the number is out of range (expected a finite number)");
+    } catch (const json::exception&) {
         value = text;  // a bare word is a string
     }
     // Build {"a": {"b": value}} and merge, so overrides get the same checks as files.
@@ -147,49 +152,167 @@ void config_apply_override(json& cfg, const std::string& assignment) {
     config_merge(cfg, patch, "--set " + assignment);
 }
 
-static void check_one_of(const json& cfg, const char* section, const char* key, std::vector<std::string> allowed) {
-    std::string v = cfg[section][key].get<std::string>();
-    for (auto& a : allowed)
-        if (v == a) return;
-    std::string list;
-    for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    GPO_FAIL(section << "." << key << ": unknown value '" << v << "', expected one of " << list);
+// ---------------------------------------------------------------------------- the validation table
+// Every scalar key with its kind and allowed range, checked before anything is read or written. `docs/config.md`
+// explains the meaning of each key; this table is what the engine enforces.
+namespace {
+
+enum class Kind { Int, Real, Text, Choice };
+
+struct KeyRule {
+    const char* path;     // "train.lr"
+    Kind kind;
+    double lo, hi;        // range for Int/Real (inclusive unless *_open)
+    bool lo_open, hi_open;
+    const char* choices;  // Choice: comma-separated allowed values
+};
+
+constexpr double kInf = 1e300;
+
+const std::vector<KeyRule>& key_rules() {
+    static const std::vector<KeyRule> rules = {
+        {"data.perturbation_key", Kind::Text, 0, 0, false, false, nullptr},
+        {"data.control_label", Kind::Text, 0, 0, false, false, nullptr},
+        {"data.combination_delimiter", Kind::Text, 0, 0, false, false, nullptr},
+        {"preprocess.split", Kind::Choice, 0, 0, false, false, "random,heldout_perturbations,heldout_combinations"},
+        {"preprocess.split_seed", Kind::Int, 0, 9.2e18, false, false, nullptr},
+        {"preprocess.qc_mad", Kind::Real, 0, kInf, true, false, nullptr},
+        {"preprocess.max_extended_genes", Kind::Int, 0, 1e7, false, false, nullptr},
+        {"preprocess.extended_min_abs_log2fc", Kind::Real, 0, kInf, false, false, nullptr},
+        {"preprocess.extended_max_padj", Kind::Real, 0, 1, true, false, nullptr},
+        {"preprocess.ot_reg", Kind::Real, 0, kInf, true, false, nullptr},
+        {"preprocess.ot_cost_scale", Kind::Real, 0, kInf, true, false, nullptr},
+        {"preprocess.ot_max_iter", Kind::Int, 1, 1e7, false, false, nullptr},
+        {"preprocess.device", Kind::Choice, 0, 0, false, false, "auto,cpu,cuda"},
+        {"preprocess.cf_max_cells", Kind::Int, 1, 1e7, false, false, nullptr},
+        {"model.type", Kind::Choice, 0, 0, false, false, "gpo_vae,sams_vae,cpa_vae,conditional_vae"},
+        {"model.inference", Kind::Choice, 0, 0, false, false, "mean_field,correlated_z,correlated_e,correlated"},
+        {"model.n_latent", Kind::Int, 1, 1e5, false, false, nullptr},
+        {"model.basal_encoder.n_layers", Kind::Int, 1, 64, false, false, nullptr},
+        {"model.basal_encoder.hidden", Kind::Int, 1, 1e6, false, false, nullptr},
+        {"model.embedding_encoder.n_layers", Kind::Int, 1, 64, false, false, nullptr},
+        {"model.embedding_encoder.hidden", Kind::Int, 1, 1e6, false, false, nullptr},
+        {"model.qc_encoder.n_layers", Kind::Int, 1, 64, false, false, nullptr},
+        {"model.qc_encoder.hidden", Kind::Int, 1, 1e6, false, false, nullptr},
+        {"model.decoder.n_layers", Kind::Int, 1, 64, false, false, nullptr},
+        {"model.decoder.hidden", Kind::Int, 1, 1e6, false, false, nullptr},
+        {"model.mask_prior", Kind::Real, 0, 1, true, true, nullptr},
+        {"model.mask_init", Kind::Real, -50, 50, false, false, nullptr},
+        {"model.embedding_prior_scale", Kind::Real, 0, kInf, true, false, nullptr},
+        {"model.mask_temperature", Kind::Real, 0, kInf, true, false, nullptr},
+        {"model.cf_beta", Kind::Real, 0, kInf, false, false, nullptr},
+        {"model.cf_term", Kind::Choice, 0, 0, false, false, "reference,kl"},
+        {"model.qc_alpha", Kind::Choice, 0, 0, false, false, "batch,global"},
+        // K-hop propagation repeats a T x T product K times; the reference uses 5, beyond ~100 it only costs time.
+        {"model.grn_hops", Kind::Int, 0, 100, false, false, nullptr},
+        {"model.fc_criteria", Kind::Real, 0, kInf, false, false, nullptr},
+        {"model.gloss_coeff", Kind::Real, 0, kInf, false, false, nullptr},
+        {"model.sparsity_coeff", Kind::Real, 0, kInf, false, false, nullptr},
+        {"train.seed", Kind::Int, 0, 9.2e18, false, false, nullptr},
+        {"train.device", Kind::Choice, 0, 0, false, false, "auto,cpu,cuda"},
+        {"train.objective", Kind::Choice, 0, 0, false, false, "elbo,iwelbo"},
+        {"train.batch_size", Kind::Int, 1, 1e7, false, false, nullptr},
+        {"train.particles", Kind::Int, 1, 1e4, false, false, nullptr},
+        {"train.lr", Kind::Real, 0, 10, true, false, nullptr},
+        {"train.weight_decay", Kind::Real, 0, kInf, false, false, nullptr},
+        // Global-norm clipping threshold: 0 would freeze training and a negative value flips every gradient.
+        {"train.clip_norm", Kind::Real, 0, kInf, true, false, nullptr},
+        {"train.max_epochs", Kind::Int, 1, 1e9, false, false, nullptr},
+        {"train.patience", Kind::Int, 1, 1e9, false, false, nullptr},
+        {"train.log_every_steps", Kind::Int, 1, 1e9, false, false, nullptr},
+        {"train.checkpoint_every_steps", Kind::Int, 0, 1e12, false, false, nullptr},
+        {"train.checkpoint_every_seconds", Kind::Real, 0, kInf, false, false, nullptr},
+        {"evaluate.split", Kind::Choice, 0, 0, false, false, "train,val,test,all"},
+        {"evaluate.iwelbo_particles", Kind::Int, 1, 1e6, false, false, nullptr},
+        {"evaluate.ate_particles", Kind::Int, 1, 1e7, false, false, nullptr},
+        {"evaluate.ate_library_size", Kind::Real, 0, kInf, true, false, nullptr},
+        {"evaluate.ate_batch", Kind::Int, 1, 1e7, false, false, nullptr},
+        {"evaluate.top_k_de", Kind::Int, 1, 1e7, false, false, nullptr},
+        {"evaluate.grn_threshold", Kind::Real, 0, 1, false, false, nullptr},
+    };
+    return rules;
+}
+
+const json& at_path(const json& cfg, const std::string& dotted) {
+    const json* v = &cfg;
+    std::stringstream ss(dotted);
+    for (std::string p; std::getline(ss, p, '.');) {
+        GPO_CHECK(v->is_object() && v->contains(p), dotted << ": missing from the configuration");
+        v = &(*v)[p];
+    }
+    return *v;
+}
+
+std::string range_text(const KeyRule& r) {
+    std::ostringstream os;
+    bool has_lo = r.lo > -kInf, has_hi = r.hi < kInf;
+    if (has_lo && has_hi) {
+        os << (r.lo_open ? "in (" : "in [") << r.lo << ", " << r.hi << (r.hi_open ? ")" : "]");
+    } else if (has_lo) {
+        os << (r.lo_open ? "> " : ">= ") << r.lo;
+    } else {
+        os << (r.hi_open ? "< " : "<= ") << r.hi;
+    }
+    return os.str();
+}
+
+void check_rule(const json& cfg, const KeyRule& r) {
+    const json& v = at_path(cfg, r.path);
+    switch (r.kind) {
+        case Kind::Text:
+            GPO_CHECK(v.is_string() && !v.get<std::string>().empty(),
+                      r.path << ": expected a non-empty string, got " << v.dump());
+            return;
+        case Kind::Choice: {
+            std::string list = r.choices, val = v.is_string() ? v.get<std::string>() : v.dump();
+            std::stringstream ss(list);
+            for (std::string c; std::getline(ss, c, ',');)
+                if (v.is_string() && val == c) return;
+            for (char& ch : list)
+                if (ch == ',') ch = '|';
+            GPO_FAIL(r.path << ": unknown value '" << val << "', expected one of " << list);
+            return;
+        }
+        case Kind::Int:
+        case Kind::Real: {
+            bool is_int = v.is_number_integer();
+            GPO_CHECK(r.kind == Kind::Real ? v.is_number() : is_int,
+                      r.path << ": expected " << (r.kind == Kind::Int ? "an integer" : "a number") << " "
+                             << range_text(r) << ", got " << v.dump());
+            double x = v.is_number_unsigned() ? (double)v.get<uint64_t>() : v.get<double>();
+            bool ok = std::isfinite(x) && (r.lo_open ? x > r.lo : x >= r.lo) && (r.hi_open ? x < r.hi : x <= r.hi);
+            GPO_CHECK(ok, r.path << ": expected " << (r.kind == Kind::Int ? "an integer" : "a number") << " "
+                                 << range_text(r) << ", got " << v.dump());
+            return;
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> config_validated_keys() {
+    std::vector<std::string> keys;
+    for (const auto& r : key_rules()) keys.push_back(r.path);
+    return keys;
 }
 
 void config_validate(const json& cfg) {
-    check_one_of(cfg, "model", "type", {"gpo_vae", "sams_vae", "cpa_vae", "conditional_vae"});
-    check_one_of(cfg, "model", "inference", {"mean_field", "correlated_z", "correlated_e", "correlated"});
-    check_one_of(cfg, "model", "cf_term", {"reference", "kl"});
-    check_one_of(cfg, "model", "qc_alpha", {"batch", "global"});
-    check_one_of(cfg, "train", "objective", {"elbo", "iwelbo"});
-    check_one_of(cfg, "train", "device", {"auto", "cpu", "cuda"});
-    check_one_of(cfg, "preprocess", "device", {"auto", "cpu", "cuda"});
-    check_one_of(cfg, "preprocess", "split", {"random", "heldout_perturbations", "heldout_combinations"});
-    check_one_of(cfg, "evaluate", "split", {"train", "val", "test", "all"});
+    for (const auto& r : key_rules()) check_rule(cfg, r);
     const json& fr = cfg["preprocess"]["split_fractions"];
     GPO_CHECK(fr.is_array() && fr.size() == 3, "preprocess.split_fractions: expected [train, val, test]");
     double s = 0;
     for (auto& f : fr) {
-        GPO_CHECK(f.is_number() && f.get<double>() >= 0, "preprocess.split_fractions: expected non-negative numbers");
+        GPO_CHECK(f.is_number() && f.get<double>() >= 0 && std::isfinite(f.get<double>()),
+                  "preprocess.split_fractions: expected non-negative numbers, got " << fr.dump());
         s += f.get<double>();
     }
     GPO_CHECK(std::abs(s - 1.0) < 1e-6, "preprocess.split_fractions: must sum to 1, got " << s);
-    auto positive_int = [&](const char* sec, const char* key) {
-        const json& v = cfg[sec][key];
-        GPO_CHECK(v.is_number_integer() && v.get<long long>() > 0,
-                  sec << "." << key << ": expected a positive integer, got " << v.dump());
-    };
-    positive_int("model", "n_latent");
-    positive_int("train", "batch_size");
-    positive_int("train", "particles");
-    positive_int("train", "max_epochs");
-    positive_int("evaluate", "iwelbo_particles");
-    positive_int("evaluate", "ate_particles");
-    GPO_CHECK(cfg["model"]["grn_hops"].is_number_integer() && cfg["model"]["grn_hops"].get<int>() >= 0,
-              "model.grn_hops: expected an integer >= 0");
-    double pi = cfg["model"]["mask_prior"].get<double>();
-    GPO_CHECK(pi > 0 && pi < 1, "model.mask_prior: expected a probability in (0, 1), got " << pi);
-    GPO_CHECK(cfg["train"]["lr"].get<double>() > 0, "train.lr: expected > 0");
+    for (const char* opt : {"data.path", "data.counts_layer", "data.cell_filter_column", "data.qc_column",
+                            "data.doublet_column", "data.extended_gene_column", "preprocess.cache_dir"}) {
+        const json& v = at_path(cfg, opt);
+        GPO_CHECK(v.is_null() || (v.is_string() && !v.get<std::string>().empty()),
+                  opt << ": expected a non-empty string or null, got " << v.dump());
+    }
 }
 
 json config_load(const std::string& path, const std::vector<std::string>& overrides) {
@@ -200,7 +323,7 @@ json config_load(const std::string& path, const std::vector<std::string>& overri
         json user;
         try {
             user = json::parse(f);
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {  // parse errors, and numbers out of range such as 1e999
             GPO_FAIL(path << ": not valid JSON: " << e.what());
         }
         config_merge(cfg, user, path);

@@ -20,6 +20,8 @@ void config_merge(json& base, const json& user, const std::string& where, const 
 void config_apply_override(json& cfg, const std::string& assignment);  // "train.lr=1e-3"
 // Checks the enumerated values and ranges (model.type, fractions, ...); throws naming the key.
 void config_validate(const json& cfg);
+// The scalar keys config_validate() checks against its table (kind and range); for tests and docs.
+std::vector<std::string> config_validated_keys();
 // Writes the resolved config (pretty JSON) atomically.
 void config_save(const json& cfg, const std::string& path);
 

@@ -24,7 +24,18 @@ std::vector<std::string> read_text_lines(const std::string& path) {
             gzclose(f);
             GPO_FAIL(path << ": read error after line " << lines.size() << " (" << msg << ")");
         }
-        if (n == 0) break;
+        if (n == 0) {
+            // End of input: for a gzip file cut short, zlib reports Z_BUF_ERROR ("unexpected end of file") here
+            // instead of a negative count, so the status must be asked for explicitly.
+            int err = Z_OK;
+            std::string msg = gzerror(f, &err);
+            if (err != Z_OK && err != Z_STREAM_END) {
+                gzclose(f);
+                GPO_FAIL(path << ": the compressed file is truncated or corrupt after line " << lines.size() << " ("
+                              << msg << "); download it again");
+            }
+            break;
+        }
         for (int i = 0; i < n; ++i) {
             if (buf[i] == '\n') {
                 if (!cur.empty() && cur.back() == '\r') cur.pop_back();

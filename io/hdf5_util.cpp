@@ -10,7 +10,16 @@
 
 namespace gpo::io::h5 {
 
-void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+// HDF5 1.10 closes every open id from an atexit handler; a file whose close failed (a full disk during the
+// flush) stays half-closed in its id table and that handler then crashes (SIGSEGV in H5F__close_cb) after the
+// engine has already reported the error. H5dont_atexit() turns the handler off; it must run before the library
+// initialises, hence a static initialiser here (the process exit releases the files anyway).
+static const bool kNoHdf5Atexit = (H5dont_atexit() >= 0);
+
+void silence_errors() {
+    (void)kNoHdf5Atexit;
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
 
 void Id::reset() {
     if (id_ >= 0) H5Idec_ref(id_);

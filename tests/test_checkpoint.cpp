@@ -207,7 +207,7 @@ TEST(CheckpointFormat, HeaderIsSafetensors) {
     ASSERT_TRUE(h.contains("__metadata__"));
     for (const auto& kv : h["__metadata__"].items()) EXPECT_TRUE(kv.value().is_string()) << kv.key();
     EXPECT_EQ(h["__metadata__"]["format"], "gpo-engine-checkpoint");
-    EXPECT_EQ(h["__metadata__"]["version"], "1");
+    EXPECT_EQ(h["__metadata__"]["version"], "2");
     EXPECT_EQ(h["__metadata__"]["step"], "1234");
     EXPECT_EQ(h["__metadata__"]["optim_step"], "17");
     EXPECT_EQ(h["__metadata__"]["note"], "hello \"world\"\n");
@@ -319,14 +319,15 @@ TEST(CheckpointErrors, NotACheckpoint) {
 }
 
 TEST(CheckpointErrors, VersionMismatch) {
-    std::string p = tmp_path("v2.safetensors");
-    write_all(p, safetensors_bytes("{" + meta_json("gpo-engine-checkpoint", "2") + "}"));
+    // Version 1 (no checksums) is refused by this build, which reads version 2.
+    std::string p = tmp_path("v1.safetensors");
+    write_all(p, safetensors_bytes("{" + meta_json("gpo-engine-checkpoint", "1") + "}"));
     std::string m = error_of([&] { io::checkpoint_read_meta(p); });
-    EXPECT_TRUE(contains(m, p) && contains(m, "version 2") && contains(m, "reads version 1")) << m;
+    EXPECT_TRUE(contains(m, p) && contains(m, "version 1") && contains(m, "reads version 2")) << m;
     EXPECT_TRUE(contains(m, "HINT: retrain")) << m;
-    // The same hand-made header with version 1 is accepted (so the failure above is the version alone).
-    std::string ok = tmp_path("v1.safetensors");
-    write_all(ok, safetensors_bytes("{" + meta_json("gpo-engine-checkpoint", "1") + "}"));
+    // The same hand-made header with version 2 is accepted (so the failure above is the version alone).
+    std::string ok = tmp_path("v2.safetensors");
+    write_all(ok, safetensors_bytes("{" + meta_json("gpo-engine-checkpoint", "2") + "}"));
     EXPECT_EQ(io::checkpoint_read_meta(ok).step, 0);
 }
 
@@ -349,19 +350,19 @@ TEST(CheckpointErrors, TruncatedAndCorruptData) {
 
     // Offsets that leave a gap, and a tensor whose size disagrees with its shape.
     std::string gap = tmp_path("gap.safetensors");
-    write_all(gap, safetensors_bytes("{" + meta_json("gpo-engine-checkpoint", "1") +
+    write_all(gap, safetensors_bytes("{" + meta_json("gpo-engine-checkpoint", "2") +
                                          R"(,"param/x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
                                      std::string(8, '\0')));
     m = error_of([&] { io::checkpoint_read_meta(gap); });
     EXPECT_TRUE(contains(m, gap) && contains(m, "not contiguous")) << m;
     std::string size = tmp_path("size.safetensors");
-    write_all(size, safetensors_bytes("{" + meta_json("gpo-engine-checkpoint", "1") +
+    write_all(size, safetensors_bytes("{" + meta_json("gpo-engine-checkpoint", "2") +
                                           R"(,"param/x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})",
                                       std::string(4, '\0')));
     m = error_of([&] { io::checkpoint_read_meta(size); });
     EXPECT_TRUE(contains(m, size) && contains(m, "needs 8 bytes")) << m;
     std::string huge = tmp_path("huge.safetensors");
-    write_all(huge, safetensors_bytes("{" + meta_json("gpo-engine-checkpoint", "1") +
+    write_all(huge, safetensors_bytes("{" + meta_json("gpo-engine-checkpoint", "2") +
                                           R"(,"param/x":{"dtype":"F32","shape":[4294967296,4294967296],)"
                                           R"("data_offsets":[0,0]}})"));
     m = error_of([&] { io::checkpoint_read_meta(huge); });
@@ -479,4 +480,41 @@ TEST(CheckpointDevice, CpuAndCudaReadEachOther) {
     back.finalize(Device::CPU);
     io::checkpoint_load(pg, back, nullptr);
     EXPECT_TRUE(same_bytes(back.values(), cpu.ps.values()));
+}
+
+TEST(CheckpointIntegrity, FlippedBitInTensorDataIsRefused) {
+    Fixture a(DType::F32);
+    std::string p = tmp_path("bitflip.safetensors");
+    io::checkpoint_save(p, a.ps, a.adam.get(), a.meta);
+    // Flip one bit in the last byte of the file (inside the Adam state, the last tensor).
+    std::string bytes;
+    {
+        std::ifstream f(p, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    bytes[bytes.size() - 2] ^= 0x01;
+    write_all(p, bytes);
+    Fixture b(DType::F32);
+    std::vector<double> before = b.ps.values().to_vector();
+    std::string m = error_of([&] { io::checkpoint_load(p, b.ps, b.adam.get()); });
+    EXPECT_TRUE(contains(m, p) && contains(m, "checksum") && contains(m, "optim/exp_avg_sq")) << m;
+    EXPECT_EQ(b.ps.values().to_vector(), before);  // nothing loaded
+}
+
+TEST(CheckpointIntegrity, NonFiniteWeightIsRefused) {
+    Fixture a(DType::F32);
+    a.ps.value("encoder.b").f32()[1] = std::numeric_limits<float>::quiet_NaN();
+    std::string p = tmp_path("nan.safetensors");
+    io::checkpoint_save(p, a.ps, a.adam.get(), a.meta);
+    Fixture b(DType::F32);
+    std::string m = error_of([&] { io::checkpoint_load(p, b.ps, b.adam.get()); });
+    EXPECT_TRUE(contains(m, "param/encoder.b") && contains(m, "non-finite")) << m;
+}
+
+TEST(CheckpointIntegrity, DatasetIdentityRoundTrips) {
+    Fixture a(DType::F32);
+    a.meta.dataset_identity = "0123456789abcdef";
+    std::string p = tmp_path("identity.safetensors");
+    io::checkpoint_save(p, a.ps, a.adam.get(), a.meta);
+    EXPECT_EQ(io::checkpoint_read_meta(p).dataset_identity, "0123456789abcdef");
 }

@@ -12,36 +12,17 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/device.h"
+#include "tests/cli_harness.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-    int code;
-    std::string output;
-};
-
-Result run(const std::string& args) {
-    std::string cmd = std::string(GPO_BINARY_DIR) + "/gpo-engine " + args + " 2>&1";
-    std::array<char, 4096> buf;
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return {-1, "popen failed"};
-    while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = gpo::test::CliResult;
+Result run(const std::string& args) { return gpo::test::run_engine(args); }
+using gpo::test::tiny_sets;
 
 bool python_has_anndata() { return std::system("python3 -c 'import anndata, pandas' > /dev/null 2>&1") == 0; }
-
-std::string tiny_sets() {
-    return " --set data.path=" + std::string(GPO_SOURCE_DIR) + "/data/papalexi2021_thp1_eccite.h5ad" +
-           " --set model.n_latent=8 --set model.basal_encoder.hidden=16 --set model.embedding_encoder.hidden=16"
-           " --set model.qc_encoder.hidden=16 --set model.decoder.hidden=16 --set train.batch_size=256"
-           " --set train.particles=2 --set train.max_epochs=1 --set preprocess.cache_dir=" +
-           std::string(GPO_BINARY_DIR) + "/test_cli_cache";
-}
 
 }  // namespace
 

@@ -1,7 +1,9 @@
 // Config: defaults, merging, unknown keys and wrong types named by path, --set overrides, validation, atomic save.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <fstream>
 
 #include "engine/check.h"
@@ -92,4 +94,52 @@ TEST(Config, SaveIsAtomicAndRoundTrips) {
     std::ifstream f(p + ".tmp");
     EXPECT_FALSE(f.good());  // no temp file left behind
     EXPECT_EQ(io::config_load(p)["train"]["seed"].get<int>(), 7);
+}
+
+TEST(Config, EveryOutOfRangeValueIsRefusedNamingTheKey) {
+    // Each of these was accepted, or failed deep inside without the key, before the validation table.
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"train.clip_norm=-1", "train.clip_norm"},          {"train.clip_norm=0", "train.clip_norm"},
+        {"model.grn_hops=100000000", "model.grn_hops"},     {"model.decoder.hidden=0", "model.decoder.hidden"},
+        {"model.basal_encoder.hidden=-3", "model.basal_encoder.hidden"},
+        {"model.embedding_encoder.n_layers=0", "model.embedding_encoder.n_layers"},
+        {"model.mask_temperature=0", "model.mask_temperature"},
+        {"train.weight_decay=-1e-6", "train.weight_decay"}, {"train.seed=-1", "train.seed"},
+        {"train.patience=-1", "train.patience"},            {"preprocess.ot_max_iter=-5", "preprocess.ot_max_iter"},
+        {"preprocess.cf_max_cells=-1", "preprocess.cf_max_cells"}, {"evaluate.ate_batch=0", "evaluate.ate_batch"},
+        {"data.control_label=\"\"", "data.control_label"},   {"train.lr=1e999", "out of range"},
+        {"train.batch_size=2.5", "train.batch_size"},       {"evaluate.grn_threshold=1.5", "evaluate.grn_threshold"},
+        {"model.type=gpo", "model.type"},                   {"train.checkpoint_every_seconds=-1",
+                                                             "train.checkpoint_every_seconds"},
+    };
+    for (const auto& [set, says] : cases) {
+        std::string m = error_of([&] { io::config_load("", {set}); });
+        EXPECT_NE(m.find(says), std::string::npos) << set << " -> '" << m << "'";
+    }
+    // The boundaries that are allowed stay allowed.
+    EXPECT_TRUE(error_of([&] { io::config_load("", {"model.grn_hops=0", "model.cf_beta=0", "train.seed=0"}); })
+                    .empty());
+}
+
+TEST(Config, HugeNumberInAFileIsAClearError) {
+    std::string p = write_temp("cfg_huge.json", R"({"train": {"lr": 1e999}})");
+    std::string m = error_of([&] { io::config_load(p); });
+    EXPECT_NE(m.find(p), std::string::npos) << m;
+    EXPECT_NE(m.find("not valid JSON"), std::string::npos) << m;
+}
+
+TEST(Config, EveryNumericDefaultKeyIsInTheValidationTable) {
+    // A new numeric or string key added to the defaults must get a rule (kind and range) in the table.
+    std::vector<std::string> rules = io::config_validated_keys();
+    std::function<void(const json&, const std::string&)> walk = [&](const json& j, const std::string& prefix) {
+        for (auto it = j.begin(); it != j.end(); ++it) {
+            std::string path = prefix.empty() ? it.key() : prefix + "." + it.key();
+            if (it->is_object()) {
+                walk(*it, path);
+            } else if (it->is_number() || it->is_string()) {
+                EXPECT_NE(std::find(rules.begin(), rules.end(), path), rules.end()) << path << " has no rule";
+            }
+        }
+    };
+    walk(io::config_defaults(), "");
 }

@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <zlib.h>
+
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
 
@@ -308,7 +311,8 @@ TEST(GrnEvalBio, EnrichmentSmallForReferenceUniformForRandom) {
 
 // --------------------------------------------------------------------------------- the shared reference networks
 TEST(GrnEvalReal, PapalexiTargetsInTrrustAndString) {
-    const std::string dir = "/work/shared/data/grn/";
+    // The shared data folder sits beside the repository checkout (../shared); no absolute path.
+    const std::string dir = std::string(GPO_SOURCE_DIR) + "/../shared/data/grn/";
     const std::string trrust = dir + "trrust_v2_human.tsv";
     const std::string string_db = dir + "string_v12_human_no_textmining_700_top3.tsv.gz";
     if (!std::filesystem::exists(trrust) || !std::filesystem::exists(string_db))
@@ -356,4 +360,33 @@ TEST(GrnEvalReal, PapalexiTargetsInTrrustAndString) {
     EXPECT_EQ(self.precision, 1.0);
     EXPECT_EQ(self.recall, 1.0);
     EXPECT_LT(self.enrichment_p, 0.01);
+}
+
+TEST(GrnEvalEdges, TruncatedGzipIsAnErrorAtEveryCutPoint) {
+    // A gzip file cut anywhere inside its compressed stream or trailer must fail, never return fewer edges.
+    std::string text;
+    for (int i = 0; i < 3000; ++i) text += "G" + std::to_string(i) + "\tG" + std::to_string(i + 1) + "\n";
+    const std::string whole = (std::filesystem::path(GPO_BINARY_DIR) / "edges_whole.tsv.gz").string();
+    {
+        gzFile g = gzopen(whole.c_str(), "wb");
+        ASSERT_NE(g, nullptr);
+        ASSERT_EQ(gzwrite(g, text.data(), (unsigned)text.size()), (int)text.size());
+        ASSERT_EQ(gzclose(g), Z_OK);
+    }
+    EXPECT_EQ(io::read_edge_list(whole, {}).edges.size(), 3000u);
+    std::string bytes;
+    {
+        std::ifstream f(whole, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    const std::string cut = (std::filesystem::path(GPO_BINARY_DIR) / "edges_cut.tsv.gz").string();
+    for (double frac : {0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 0.99}) {
+        size_t n = (size_t)(frac * (double)bytes.size());
+        std::ofstream(cut, std::ios::binary).write(bytes.data(), (std::streamsize)n);
+        std::string msg = error_of([&] { io::read_edge_list(cut, {}); });
+        EXPECT_NE(msg.find("truncated or corrupt"), std::string::npos) << "cut at " << n << ": " << msg;
+    }
+    // Without its 8-byte trailer (CRC and length) the data is complete but unverified: also an error.
+    std::ofstream(cut, std::ios::binary).write(bytes.data(), (std::streamsize)(bytes.size() - 8));
+    EXPECT_NE(error_of([&] { io::read_edge_list(cut, {}); }).find("truncated"), std::string::npos);
 }

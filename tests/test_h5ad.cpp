@@ -207,8 +207,9 @@ TEST(H5adFixture, ColumnSelectionAndNoUns) {
 
 TEST(H5adRealData, Papalexi2021) {
     std::string path = std::string(GPO_SOURCE_DIR) + "/data/papalexi2021_thp1_eccite.h5ad";
-    if (!fs::exists(path)) path = "/work/shared/data/perturbseq/papalexi2021_thp1_eccite_sceptre_lowmoi.h5ad";
-    if (!fs::exists(path)) GTEST_SKIP() << "papalexi2021 dataset not found in data/ or /work/shared";
+    if (!fs::exists(path))
+        path = std::string(GPO_SOURCE_DIR) + "/../shared/data/perturbseq/papalexi2021_thp1_eccite_sceptre_lowmoi.h5ad";
+    if (!fs::exists(path)) GTEST_SKIP() << "papalexi2021 dataset not found in data/ or ../shared beside the checkout";
     AnnData a = gpo::io::h5ad_read(path);
     ASSERT_EQ(a.X.rows, 20729);
     ASSERT_EQ(a.X.cols, 299);

@@ -73,3 +73,18 @@ TEST(Device, ProbeNeverThrows) {
     EXPECT_EQ(resolve_device("cpu"), Device::CPU);
     EXPECT_THROW(resolve_device("gpu"), Error);
 }
+
+TEST(Tape, ValueReferencesSurviveLaterRecords) {
+    // Ops hold `const Tensor& x = tape.value(a)` and then record more entries; with a vector the storage moved
+    // and such references dangled (heap-use-after-free under ASan). The addresses must not change.
+    Tape t;
+    Var a = t.input(Tensor::full({1, 3}, 2.0, DType::F64));
+    const Tensor& ref = t.value(a);
+    const Tensor* before = &ref;
+    Tensor* gbefore = t.grad_target(a);
+    for (int i = 0; i < 5000; ++i) t.constant(Tensor::full({1, 1}, (double)i, DType::F64));
+    EXPECT_EQ(before, &t.value(a));
+    EXPECT_EQ(gbefore, t.grad_target(a));
+    EXPECT_EQ(ref.numel(), 3);
+    EXPECT_DOUBLE_EQ(ref.to_vector()[2], 2.0);
+}

@@ -1,53 +1,69 @@
-// gpo-engine: the command line. Each subcommand lives in tools/cli/<name>.cpp; this file parses the first word,
-// turns every gpo::Error into a message on stderr and a non-zero exit.
+// gpo-engine: the command line. The commands and their options are declared in tools/cli/commands.cpp and run
+// from tools/cli/<name>.cpp; this file finds the command, prints help, and turns every error into one sentence on
+// stderr and a non-zero exit (the engine's source location only under --verbose).
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
+#include "engine/check.h"
 #include "tools/cli/commands.h"
 
+using gpo::cli::Command;
+
 static void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: gpo-engine <command> [options]\n"
-                 "commands:\n"
-                 "  info                                   build, devices, library versions\n"
-                 "  preprocess --config C [--out DIR] [--set k=v]  preprocess (cached) and print a summary\n"
-                 "  train --config C [--out DIR] [--resume CKPT] [--device auto|cpu|cuda] [--set k=v]\n"
-                 "  simulate [--config S] --out X.h5ad [--threads N] [--set k=v]  synthetic data with a known GRN\n"
-                 "  evaluate --checkpoint C [--out DIR] [--device D] [--set k=v]  report.json/.md + figures\n"
-                 "  predict --checkpoint C --perturbations \"A,B+C\" --out P.h5ad [--cells N] [--particles N]\n"
-                 "          [--library L] [--device D]                      predicted profiles as AnnData\n"
-                 "  grn --checkpoint C --out DIR [--reference FILE[,opts]]... [--threshold P | --top-k K]\n"
-                 "          [--split S] [--device D]                        learned network, its evaluation\n"
-                 "  help                                   this text\n");
+    std::fprintf(f, "usage: gpo-engine <command> [options]     (gpo-engine <command> --help for its options)\n\n"
+                    "commands:\n");
+    for (const Command& c : gpo::cli::commands()) std::fprintf(f, "  %-12s %s\n", c.spec.name.c_str(), c.spec.summary.c_str());
+    std::fprintf(f, "  %-12s %s\n", "help", "this text");
 }
 
 int main(int argc, char** argv) {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return gpo::cli::kExitUsage;
     }
-    std::string cmd = argv[1];
+    const std::string name = argv[1];
     std::vector<std::string> args(argv + 2, argv + argc);
-    try {
-        if (cmd == "info") return gpo::cli::cmd_info(args);
-        if (cmd == "preprocess") return gpo::cli::cmd_preprocess(args);
-        if (cmd == "train") return gpo::cli::cmd_train(args);
-        if (cmd == "evaluate") return gpo::cli::cmd_evaluate(args);
-        if (cmd == "predict") return gpo::cli::cmd_predict(args);
-        if (cmd == "grn") return gpo::cli::cmd_grn(args);
-        if (cmd == "simulate") return gpo::cli::cmd_simulate(args);
-        if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-            usage(stdout);
-            return 0;
+    if (name == "help" || name == "--help" || name == "-h") {
+        if (!args.empty()) {  // gpo-engine help train
+            for (const Command& c : gpo::cli::commands())
+                if (c.spec.name == args[0]) {
+                    std::fputs(gpo::cli::help_text(c.spec).c_str(), stdout);
+                    return 0;
+                }
         }
-        std::fprintf(stderr, "gpo-engine: unknown command '%s'\n", cmd.c_str());
+        usage(stdout);
+        return 0;
+    }
+    const Command* cmd = nullptr;
+    for (const Command& c : gpo::cli::commands())
+        if (c.spec.name == name) cmd = &c;
+    if (!cmd) {
+        std::fprintf(stderr, "gpo-engine: unknown command '%s'\n", name.c_str());
         usage(stderr);
-        return 2;
+        return gpo::cli::kExitUsage;
+    }
+    if (gpo::cli::help_requested(args)) {
+        std::fputs(gpo::cli::help_text(cmd->spec).c_str(), stdout);
+        return 0;
+    }
+    bool verbose = false;
+    for (const auto& a : args) verbose = verbose || a == "--verbose";
+    try {
+        gpo::cli::Args parsed = gpo::cli::parse_args(cmd->spec, args);
+        return cmd->run(parsed);
+    } catch (const gpo::Error& e) {
+        std::fprintf(stderr, "gpo-engine %s: error: %s\n", name.c_str(), e.what());
+        if (verbose && !e.where().empty()) std::fprintf(stderr, "  (raised at %s)\n", e.where().c_str());
+        return gpo::cli::kExitError;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "gpo-engine %s: error: out of memory\n", name.c_str());
+        return gpo::cli::kExitError;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "gpo-engine %s: error: %s\n", cmd.c_str(), e.what());
-        return 1;
+        std::fprintf(stderr, "gpo-engine %s: error: %s\n", name.c_str(), e.what());
+        return gpo::cli::kExitError;
     }
 }

@@ -1,6 +1,8 @@
 // Dataset helpers (see dataset.h).
 #include "engine/data/dataset.h"
 
+#include "io/hash.h"
+
 #include <cmath>
 
 namespace gpo::data {
@@ -40,6 +42,17 @@ std::vector<int64_t> Dataset::cells_of_split(int s) const {
     for (int64_t n = 0; n < N; ++n)
         if (split[n] == s) out.push_back(n);
     return out;
+}
+
+std::string dataset_identity(const Dataset& ds) {
+    io::Hasher h(0x6770'6f64'6174'61ull);
+    h.update_string("genes");
+    for (const auto& g : ds.gene_names) h.update_string(g);
+    h.update_string("treatments");
+    for (const auto& t : ds.treatment_names) h.update_string(t);
+    const int64_t P = ds.n_perturbed;
+    h.update(&P, sizeof P);
+    return h.hex();
 }
 
 }  // namespace gpo::data

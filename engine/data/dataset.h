@@ -12,6 +12,11 @@ namespace gpo::data {
 enum Split : uint8_t { SPLIT_TRAIN = 0, SPLIT_VAL = 1, SPLIT_TEST = 2 };
 const char* split_name(int s);
 
+struct Dataset;
+// A digest of what a trained model's shapes and meaning depend on: the gene names (in order) and the treatment
+// axis. Stored in checkpoints; evaluate/predict/grn/--resume refuse a checkpoint of another dataset with it.
+std::string dataset_identity(const Dataset& ds);
+
 // Row-major CSR of float values.
 struct Csr {
     int64_t rows = 0, cols = 0;

@@ -187,7 +187,6 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
                       : split_name == "test" ? data::SPLIT_TEST : -1;
     const int64_t top_k = ec.at("top_k_de").get<int64_t>();
     const uint64_t seed = m.config.at("train").at("seed").get<uint64_t>();
-    fs::create_directories(out_dir);
 
     // ---------------------------------------------------------------- data ATE on the evaluated split (D9)
     Groups data = group_profiles(ds, split, nullptr);
@@ -318,6 +317,8 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
                    {"seconds", seconds}};
 
     // ---------------------------------------------------------------- figures and the readable report
+    // The folder is made only now, when every number is computed: an error above leaves nothing behind.
+    fs::create_directories(out_dir);
     std::vector<std::string> figures;
     auto write_fig = [&](const std::string& name, const std::string& svg) {
         io::write_file_atomic((fs::path(out_dir) / name).string(), svg);

@@ -31,6 +31,7 @@ std::pair<std::string, io::EdgeListSpec> parse_reference_arg(const std::string& 
         const std::string& o = parts[i];
         auto col = [&](const std::string& v, std::string& name, int& index) {
             bool digits = !v.empty() && std::all_of(v.begin(), v.end(), ::isdigit);
+            GPO_CHECK(!digits || v.size() <= 6, "--reference " << arg << ": column index '" << v << "' is too large");
             if (digits) index = std::stoi(v);
             else name = v;
         };
@@ -51,7 +52,15 @@ std::pair<std::string, io::EdgeListSpec> parse_reference_arg(const std::string& 
 json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_dir, bool verbose) {
     const data::Dataset& ds = m.dataset;
     const int wi = m.model->mask_logits();
-    GPO_CHECK(wi >= 0, "grn: model type '" << m.model->type() << "' has no mask logits (a GRN needs gpo_vae)");
+    // SAMS-VAE's mask is treatments x latent dimensions, not a treatment network, even when L happens to equal T.
+    GPO_CHECK(wi >= 0 && m.model->type() == std::string("gpo_vae"),
+              "grn: model type '" << m.model->type() << "' learns no gene regulatory network (a GRN needs gpo_vae)");
+    GPO_CHECK(opt.split == "train" || opt.split == "val" || opt.split == "test" || opt.split == "all",
+              "grn: split '" << opt.split << "' is not one of train, val, test, all");
+    GPO_CHECK(opt.threshold >= 0 && opt.threshold <= 1, "grn: threshold " << opt.threshold << " is not in [0, 1]");
+    // Every input is read and checked before the first output is written.
+    std::vector<io::EdgeList> references;
+    for (const auto& [path, spec] : opt.references) references.push_back(io::read_edge_list(path, spec));
     Tensor Wt = m.params.value(wi).to(Device::CPU);
     const int64_t T = ds.T, P = ds.n_perturbed;
     GPO_CHECK(Wt.ndim() == 2 && Wt.dim(0) == T && Wt.dim(1) == T,
@@ -143,8 +152,9 @@ json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_d
     std::vector<std::string> genes(ds.treatment_names.begin(), ds.treatment_names.begin() + P);
     json bio = json::array();
     std::vector<std::pair<int64_t, int64_t>> predicted = adjacency_edges(adj, P);
-    for (const auto& [path, spec] : opt.references) {
-        io::EdgeList ref = io::read_edge_list(path, spec);
+    for (size_t k = 0; k < references.size(); ++k) {
+        const std::string& path = opt.references[k].first;
+        const io::EdgeList& ref = references[k];
         BioEvalResult r = bio_eval(predicted, genes, ref, opt.n_random, opt.seed);
         bio.push_back({{"reference", path},
                        {"directed", ref.directed},

@@ -29,8 +29,19 @@ std::unique_ptr<LoadedModel> load_model(const std::string& checkpoint, const std
     for (const auto& o : overrides) io::config_apply_override(cfg, o);
     io::config_validate(cfg);
     m->config = cfg;
+    const nlohmann::json& dp = cfg["data"]["path"];
+    GPO_CHECK(dp.is_string(), checkpoint << ": the stored config names no data.path; pass --set data.path=FILE.h5ad");
+    std::error_code ec;
+    GPO_CHECK(fs::exists(dp.get<std::string>(), ec),
+              "the data this model was trained on, " << dp.get<std::string>() << " (data.path in " << checkpoint
+                                                     << "), is not there; if it moved, pass --set data.path=NEW_PATH");
     data::LoadInfo info;
     m->dataset = data::load_dataset(cfg, &info);
+    const std::string identity = data::dataset_identity(m->dataset);
+    GPO_CHECK(meta.dataset_identity.empty() || meta.dataset_identity == identity,
+              checkpoint << " was trained on another dataset: the genes or treatments of " << m->dataset.source
+                         << " differ from those the model was trained on (identity " << identity << " vs "
+                         << meta.dataset_identity << " stored in the checkpoint)");
     if (verbose)
         std::fprintf(stderr, "dataset %s: %lld cells, T = %lld (%s, %.1f s)\n", m->dataset.source.c_str(),
                      (long long)m->dataset.N, (long long)m->dataset.T, info.from_cache ? "cached" : "preprocessed",

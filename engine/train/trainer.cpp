@@ -1,11 +1,12 @@
-// Training loop (see trainer.h).
+// Training loop (see trainer.h), in stages: the run folder, the model and optimizer, the loop state (restored
+// from a checkpoint when resuming), the epoch loop with its checkpoints, and validation.
 #include "engine/train/trainer.h"
 
+#include <chrono>
 #include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include "engine/check.h"
@@ -15,6 +16,7 @@
 #include "engine/optim.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
+#include "io/jsonl_log.h"
 #include "io/progress.h"
 
 namespace gpo::train {
@@ -48,6 +50,79 @@ json terms_json(const models::LossTerms& t) {
 // Noise streams: training steps use stream 0 at the global step; validation uses stream 1 at (epoch, batch).
 constexpr uint64_t VAL_STREAM = 1;
 
+struct RunFiles {
+    std::string dir, config, metrics, last, best;
+};
+
+// The run folder: refuses one that holds a run unless resuming or forced, removes temporary files a killed
+// process left behind, and writes the resolved config.
+RunFiles prepare_run_folder(const TrainOptions& opt, const json& cfg) {
+    RunFiles f;
+    fs::path d(opt.out_dir);
+    f.dir = opt.out_dir;
+    f.config = (d / "config.json").string();
+    f.metrics = (d / "metrics.jsonl").string();
+    f.last = (d / "checkpoints" / "last.ckpt").string();
+    f.best = (d / "checkpoints" / "best.ckpt").string();
+    std::error_code ec;
+    std::string held;
+    for (const std::string& p : {f.metrics, f.last, f.best})
+        if (fs::exists(p, ec)) held += (held.empty() ? "" : ", ") + fs::path(p).lexically_relative(d).string();
+    if (!held.empty() && opt.resume.empty()) {
+        GPO_CHECK(opt.force, "the run folder " << opt.out_dir << " already holds a run (" << held
+                                               << "); continue it with --resume " << f.last
+                                               << ", start afresh with --force, or choose another --out");
+        for (const std::string& p : {f.metrics, f.last, f.best}) fs::remove(p, ec);
+    }
+    fs::create_directories(d / "checkpoints");
+    for (const auto& e : fs::directory_iterator(d / "checkpoints", ec))
+        if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);  // a write cut short by a kill
+    io::config_save(cfg, f.config);
+    return f;
+}
+
+// Everything the loop needs to continue exactly where a checkpoint left it.
+struct LoopState {
+    int64_t epoch = 0, step = 0, batch_in_epoch = 0, bad_epochs = 0;
+    double best = std::numeric_limits<double>::infinity();
+    double first_val_loss = 0;
+    double epoch_loss = 0;   // sum over the epoch's steps so far of loss * cells
+    int64_t epoch_cells = 0;
+
+    json to_json(uint64_t seed) const {
+        return {{"seed", seed},           {"batch_in_epoch", batch_in_epoch}, {"bad_epochs", bad_epochs},
+                {"first_val_loss", first_val_loss}, {"epoch_loss_sum", epoch_loss}, {"epoch_cells", epoch_cells}};
+    }
+    void restore(const io::CheckpointMeta& m) {
+        epoch = m.epoch;
+        step = m.step;
+        best = m.best_val_loss;
+        batch_in_epoch = m.rng.value("batch_in_epoch", (int64_t)0);
+        bad_epochs = m.rng.value("bad_epochs", (int64_t)0);
+        first_val_loss = m.rng.value("first_val_loss", 0.0);
+        epoch_loss = m.rng.value("epoch_loss_sum", 0.0);
+        epoch_cells = m.rng.value("epoch_cells", (int64_t)0);
+    }
+};
+
+// Mean loss over the validation split (no gradients); noise at (epoch, batch) on its own stream.
+double validation_loss(models::Model& model, ParamStore& ps, const data::Dataset& ds, int64_t batch_size,
+                       uint64_t seed, int64_t epoch, Device dev) {
+    const RngKey val_key{seed, VAL_STREAM};
+    double val_sum = 0;
+    int64_t val_cells = 0;
+    auto vb = data::epoch_batches(ds, data::SPLIT_VAL, batch_size, seed, 0, false);
+    for (size_t i = 0; i < vb.size(); ++i) {
+        models::Batch b = data::make_batch(ds, vb[i], data::SPLIT_VAL, DType::F32, dev);
+        Tape tape;
+        NoGradGuard ng(tape);
+        models::LossTerms t = model.loss(tape, ps, b, val_key, (uint64_t)(epoch * 100000 + (int64_t)i));
+        val_sum += t.loss * (double)vb[i].size();
+        val_cells += (int64_t)vb[i].size();
+    }
+    return val_sum / (double)std::max<int64_t>(1, val_cells);
+}
+
 }  // namespace
 
 TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& opt) {
@@ -58,13 +133,12 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
     const int64_t max_epochs = tc.at("max_epochs").get<int64_t>();
     const int64_t patience = tc.at("patience").get<int64_t>();
     const int64_t log_every = std::max<int64_t>(1, tc.at("log_every_steps").get<int64_t>());
+    const int64_t ckpt_every_steps = tc.at("checkpoint_every_steps").get<int64_t>();
+    const double ckpt_every_seconds = tc.at("checkpoint_every_seconds").get<double>();
     const double clip = tc.at("clip_norm").get<double>();
+    const std::string identity = data::dataset_identity(ds);
 
-    fs::create_directories(fs::path(opt.out_dir) / "checkpoints");
-    const std::string last_path = (fs::path(opt.out_dir) / "checkpoints" / "last.ckpt").string();
-    const std::string best_path = (fs::path(opt.out_dir) / "checkpoints" / "best.ckpt").string();
-    io::config_save(cfg, (fs::path(opt.out_dir) / "config.json").string());
-
+    // ---------------------------------------------------------------- model, optimizer, state
     ParamStore ps;
     auto model = models::create_model(cfg, ds, ps);
     ps.finalize(Device::CPU, DType::F32);
@@ -73,125 +147,128 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
     Adam adam(AdamConfig{tc.at("lr").get<double>(), 0.9, 0.999, 1e-8, tc.at("weight_decay").get<double>()}, ps);
 
     TrainResult res;
-    int64_t epoch = 0, step = 0, batch_in_epoch = 0, bad_epochs = 0;
-    double best = std::numeric_limits<double>::infinity();
+    LoopState st;
     if (!opt.resume.empty()) {
         io::CheckpointMeta m = io::checkpoint_load(opt.resume, ps, &adam);
-        epoch = m.epoch;
-        step = m.step;
-        best = m.best_val_loss;
-        batch_in_epoch = m.rng.value("batch_in_epoch", 0);
-        bad_epochs = m.rng.value("bad_epochs", 0);
-        res.first_val_loss = m.rng.value("first_val_loss", 0.0);
+        GPO_CHECK(m.dataset_identity.empty() || m.dataset_identity == identity,
+                  "--resume " << opt.resume << ": the checkpoint was trained on another dataset (its gene or "
+                              << "treatment names differ from " << ds.source << ")");
+        st.restore(m);
         if (!opt.quiet)
-            std::fprintf(stderr, "resumed from %s at epoch %lld, step %lld\n", opt.resume.c_str(), (long long)epoch,
-                         (long long)step);
+            std::fprintf(stderr, "resumed from %s at epoch %lld, step %lld\n", opt.resume.c_str(),
+                         (long long)st.epoch, (long long)st.step);
     }
-
-    std::ofstream metrics((fs::path(opt.out_dir) / "metrics.jsonl").string(), std::ios::app);
-    GPO_CHECK(metrics, opt.out_dir << "/metrics.jsonl: cannot open for writing");
+    const RunFiles files = prepare_run_folder(opt, cfg);
+    // On resume the log keeps what the checkpoint covers; the later lines are written again below.
+    const LoopState at_start = st;
+    io::JsonlLog metrics(files.metrics, opt.resume.empty() ? io::JsonlLog::Mode::Truncate : io::JsonlLog::Mode::Append,
+                         [&](const json& j) {
+                             std::string type = j.value("type", "");
+                             if (type == "step") return j.value("step", (int64_t)0) <= at_start.step;
+                             if (type == "epoch") return j.value("epoch", (int64_t)0) <= at_start.epoch;
+                             return true;
+                         });
+    if (metrics.dropped_lines() && !opt.quiet)
+        std::fprintf(stderr, "%s: dropped %lld incomplete line(s) left by an interrupted run\n", files.metrics.c_str(),
+                     (long long)metrics.dropped_lines());
 
     auto save = [&](const std::string& path) {
         io::CheckpointMeta m;
         m.config = cfg;
-        m.step = step;
-        m.epoch = epoch;
-        m.best_val_loss = best;
-        m.rng = {{"seed", seed}, {"batch_in_epoch", batch_in_epoch}, {"bad_epochs", bad_epochs},
-                 {"first_val_loss", res.first_val_loss}};
+        m.step = st.step;
+        m.epoch = st.epoch;
+        m.best_val_loss = st.best;
+        m.rng = st.to_json(seed);
+        m.dataset_identity = identity;
         io::checkpoint_save(path, ps, &adam, m);
     };
+    using clock = std::chrono::steady_clock;
+    auto last_save = clock::now();
 
+    // ---------------------------------------------------------------- the epoch loop
     SignalScope signals;
-    const RngKey train_key{seed, 0}, val_key{seed, VAL_STREAM};
-    while (epoch < max_epochs) {
-        auto batches = data::epoch_batches(ds, data::SPLIT_TRAIN, batch_size, seed, (uint64_t)epoch, true);
-        io::Progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(max_epochs));
-        double epoch_loss = 0;
-        int64_t epoch_cells = 0;
-        for (; batch_in_epoch < (int64_t)batches.size(); ++batch_in_epoch) {
-            const auto& cells = batches[batch_in_epoch];
+    const RngKey train_key{seed, 0};
+    while (st.epoch < max_epochs) {
+        auto batches = data::epoch_batches(ds, data::SPLIT_TRAIN, batch_size, seed, (uint64_t)st.epoch, true);
+        io::Progress bar("epoch " + std::to_string(st.epoch + 1) + "/" + std::to_string(max_epochs));
+        while (st.batch_in_epoch < (int64_t)batches.size()) {
+            const auto& cells = batches[st.batch_in_epoch];
             models::Batch b = data::make_batch(ds, cells, data::SPLIT_TRAIN, DType::F32, dev);
             ps.zero_grad();
             Tape tape;
-            models::LossTerms t = model->loss(tape, ps, b, train_key, (uint64_t)step);
-            GPO_CHECK(std::isfinite(t.loss), "training diverged: loss is " << t.loss << " at step " << step
+            models::LossTerms t = model->loss(tape, ps, b, train_key, (uint64_t)st.step);
+            GPO_CHECK(std::isfinite(t.loss), "training diverged: loss is " << t.loss << " at step " << st.step
                                                                            << " (try a smaller train.lr)");
             tape.backward(t.total);
             double gnorm = clip_grad_norm(ps, clip);
             adam.step(ps);
-            ++step;
+            ++st.step;
+            ++st.batch_in_epoch;
             res.step_losses.push_back(t.loss);
-            epoch_loss += t.loss * (double)cells.size();
-            epoch_cells += (int64_t)cells.size();
-            if (step % log_every == 0) {
+            st.epoch_loss += t.loss * (double)cells.size();
+            st.epoch_cells += (int64_t)cells.size();
+            if (st.step % log_every == 0) {
                 json j = terms_json(t);
                 j["type"] = "step";
-                j["epoch"] = epoch;
-                j["step"] = step;
+                j["epoch"] = st.epoch;
+                j["step"] = st.step;
                 j["grad_norm"] = gnorm;
-                metrics << j.dump() << "\n";
-                metrics.flush();
+                metrics.write(j);
             }
             if (!opt.quiet) {
                 char s[64];
                 std::snprintf(s, sizeof s, "loss %.4g", t.loss);
-                bar.update(batch_in_epoch + 1, (int64_t)batches.size(), s);
+                bar.update(st.batch_in_epoch, (int64_t)batches.size(), s);
             }
-            bool step_limit = opt.max_steps >= 0 && step >= opt.max_steps;
+            const bool step_limit = opt.max_steps >= 0 && st.step >= opt.max_steps;
             if (g_stop_signal || step_limit) {
-                ++batch_in_epoch;
-                save(last_path);
+                save(files.last);
                 res.interrupted = g_stop_signal != 0;
+                res.signal = (int)g_stop_signal;
                 if (!opt.quiet && g_stop_signal)
-                    bar.finish_line("interrupted: checkpoint written to " + last_path + " (resume with --resume)");
-                res.epochs = epoch;
-                res.steps = step;
-                res.best_val_loss = best;
+                    bar.finish_line("interrupted: checkpoint written to " + files.last + " (resume with --resume)");
+                res.epochs = st.epoch;
+                res.steps = st.step;
+                res.best_val_loss = st.best;
                 return res;
             }
-        }
-        // ---------------------------------------------------------------- validation
-        double val_sum = 0;
-        int64_t val_cells = 0;
-        {
-            auto vb = data::epoch_batches(ds, data::SPLIT_VAL, batch_size, seed, 0, false);
-            for (size_t i = 0; i < vb.size(); ++i) {
-                models::Batch b = data::make_batch(ds, vb[i], data::SPLIT_VAL, DType::F32, dev);
-                Tape tape;
-                NoGradGuard ng(tape);
-                models::LossTerms t = model->loss(tape, ps, b, val_key, (uint64_t)(epoch * 100000 + (int64_t)i));
-                val_sum += t.loss * (double)vb[i].size();
-                val_cells += (int64_t)vb[i].size();
+            const bool by_steps = ckpt_every_steps > 0 && st.step % ckpt_every_steps == 0;
+            const bool by_time = ckpt_every_seconds > 0 &&
+                                 std::chrono::duration<double>(clock::now() - last_save).count() >= ckpt_every_seconds;
+            if ((by_steps || by_time) && st.batch_in_epoch < (int64_t)batches.size()) {
+                save(files.last);
+                last_save = clock::now();
             }
         }
-        double val = val_sum / (double)std::max<int64_t>(1, val_cells);
-        double train_loss = epoch_cells ? epoch_loss / (double)epoch_cells : 0;
-        ++epoch;
-        batch_in_epoch = 0;
-        if (res.first_val_loss == 0) res.first_val_loss = val;
+        // ---------------------------------------------------------------- validation, early stopping
+        const double val = validation_loss(*model, ps, ds, batch_size, seed, st.epoch, dev);
+        const double train_loss = st.epoch_cells ? st.epoch_loss / (double)st.epoch_cells : 0;
+        ++st.epoch;
+        st.batch_in_epoch = 0;
+        st.epoch_loss = 0;
+        st.epoch_cells = 0;
+        if (st.first_val_loss == 0) st.first_val_loss = val;
+        res.first_val_loss = st.first_val_loss;
         res.last_val_loss = val;
-        bool improved = val < best;
+        const bool improved = val < st.best;
         if (improved) {
-            best = val;
-            bad_epochs = 0;
+            st.best = val;
+            st.bad_epochs = 0;
         } else {
-            ++bad_epochs;
+            ++st.bad_epochs;
         }
-        metrics << json{{"type", "epoch"}, {"epoch", epoch}, {"step", step}, {"train_loss", train_loss},
-                        {"val_loss", val}, {"best_val_loss", best}}
-                       .dump()
-                << "\n";
-        metrics.flush();
-        if (improved) save(best_path);
-        save(last_path);
+        metrics.write({{"type", "epoch"}, {"epoch", st.epoch}, {"step", st.step}, {"train_loss", train_loss},
+                       {"val_loss", val}, {"best_val_loss", st.best}});
+        if (improved) save(files.best);
+        save(files.last);
+        last_save = clock::now();
         if (!opt.quiet) {
             char s[160];
-            std::snprintf(s, sizeof s, "epoch %lld: train loss %.4f, val loss %.4f%s", (long long)epoch, train_loss,
-                          val, improved ? " (best)" : "");
+            std::snprintf(s, sizeof s, "epoch %lld: train loss %.4f, val loss %.4f%s", (long long)st.epoch,
+                          train_loss, val, improved ? " (best)" : "");
             bar.finish_line(s);
         }
-        if (bad_epochs >= patience) {
+        if (st.bad_epochs >= patience) {
             res.early_stopped = true;
             if (!opt.quiet)
                 std::fprintf(stderr, "early stopping: no improvement of the validation loss for %lld epochs\n",
@@ -200,12 +277,14 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
         }
         if (g_stop_signal) {
             res.interrupted = true;
+            res.signal = (int)g_stop_signal;
             break;
         }
     }
-    res.epochs = epoch;
-    res.steps = step;
-    res.best_val_loss = best;
+    res.epochs = st.epoch;
+    res.steps = st.step;
+    res.best_val_loss = st.best;
+    res.first_val_loss = st.first_val_loss;
     return res;
 }
 

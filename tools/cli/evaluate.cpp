@@ -7,7 +7,6 @@
 #include "engine/eval/evaluate.h"
 #include "engine/eval/grn_outputs.h"
 #include "engine/eval/predict.h"
-#include "tools/cli/args.h"
 #include "tools/cli/commands.h"
 
 namespace gpo::cli {
@@ -16,12 +15,11 @@ namespace fs = std::filesystem;
 
 static std::unique_ptr<eval::LoadedModel> load(const Args& a, const std::string& cmd) {
     GPO_CHECK(a.has("checkpoint"), cmd << ": --checkpoint is required (e.g. runs/demo/checkpoints/best.ckpt)");
-    return eval::load_model(a.get("checkpoint"), a.get("device"), a.sets, true);
+    std::string device = a.has("device") ? a.get_choice("device", {"auto", "cpu", "cuda"}, "auto") : "";
+    return eval::load_model(a.get("checkpoint"), device, a.all("set"), true);
 }
 
-int cmd_evaluate(const std::vector<std::string>& argv) {
-    Args a = parse_args("evaluate", argv, {"checkpoint", "out", "device", "config"});
-    GPO_CHECK(!a.has("config"), "evaluate: the run config comes from the checkpoint; change keys with --set");
+int cmd_evaluate(const Args& a) {
     auto m = load(a, "evaluate");
     std::string out = a.get("out", (fs::path(m->run_dir) / "eval").string());
     nlohmann::json r = eval::evaluate_model(*m, out, true);
@@ -34,47 +32,36 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
     return 0;
 }
 
-int cmd_predict(const std::vector<std::string>& argv) {
-    Args a = parse_args("predict", argv, {"checkpoint", "perturbations", "out", "cells", "particles", "library",
-                                          "device", "seed"});
+int cmd_predict(const Args& a) {
     GPO_CHECK(a.has("out"), "predict: --out FILE.h5ad is required");
     GPO_CHECK(a.has("perturbations"), "predict: --perturbations is required (e.g. \"IRF1,IRF1+JAK2\")");
-    auto m = load(a, "predict");
     eval::PredictOptions o;
     std::stringstream ss(a.get("perturbations"));
     for (std::string l; std::getline(ss, l, ',');)
         if (!l.empty()) o.labels.push_back(l);
-    if (a.has("cells")) o.sampled_cells = std::stoi(a.get("cells"));
-    if (a.has("particles")) o.particles = std::stoi(a.get("particles"));
-    if (a.has("library")) o.library = std::stod(a.get("library"));
-    if (a.has("seed")) o.seed = std::stoull(a.get("seed"));
+    GPO_CHECK(!o.labels.empty(), "predict: --perturbations names no perturbation (e.g. \"IRF1,IRF1+JAK2\")");
+    o.sampled_cells = (int)a.get_int("cells", 0, 10000000, o.sampled_cells);
+    o.particles = (int)a.get_int("particles", 1, 1000000, o.particles);
+    o.library = a.get_real("library", 1e-6, 1e12, o.library);
+    o.seed = (uint64_t)a.get_int("seed", 0, INT64_MAX, 0);
+    auto m = load(a, "predict");
     eval::predict_to_h5ad(*m, o, a.get("out"));
     std::fprintf(stderr, "predict: wrote %s\n", a.get("out").c_str());
     return 0;
 }
 
-int cmd_grn(const std::vector<std::string>& argv) {
-    // --reference may repeat: collect its values before the generic parser (which keeps the last).
-    std::vector<std::string> rest, refs;
-    for (size_t i = 0; i < argv.size(); ++i) {
-        if (argv[i] == "--reference") {
-            GPO_CHECK(i + 1 < argv.size(), "grn: option --reference needs a value");
-            refs.push_back(argv[++i]);
-        } else {
-            rest.push_back(argv[i]);
-        }
-    }
-    Args a = parse_args("grn", rest, {"checkpoint", "out", "threshold", "top-k", "split", "device", "random-sets"});
+int cmd_grn(const Args& a) {
     GPO_CHECK(a.has("out"), "grn: --out DIR is required");
-    auto m = load(a, "grn");
     eval::GrnOptions o;
-    o.threshold = a.has("threshold") ? std::stod(a.get("threshold"))
-                                     : m->config["evaluate"]["grn_threshold"].get<double>();
-    if (a.has("top-k")) o.top_k = std::stoll(a.get("top-k"));
-    o.split = a.get("split", m->config["evaluate"]["split"].get<std::string>());
-    if (a.has("random-sets")) o.n_random = std::stoll(a.get("random-sets"));
+    if (a.has("threshold")) o.threshold = a.get_real("threshold", 0.0, 1.0, o.threshold);
+    o.top_k = a.get_int("top-k", 1, INT64_MAX, 0);
+    o.n_random = a.get_int("random-sets", 1, 100000000, o.n_random);
+    if (a.has("split")) o.split = a.get_choice("split", {"train", "val", "test", "all"}, "test");
+    for (const auto& r : a.all("reference")) o.references.push_back(eval::parse_reference_arg(r));
+    auto m = load(a, "grn");
+    if (!a.has("threshold")) o.threshold = m->config["evaluate"]["grn_threshold"].get<double>();
+    if (!a.has("split")) o.split = m->config["evaluate"]["split"].get<std::string>();
     o.seed = m->config["train"]["seed"].get<uint64_t>();
-    for (const auto& r : refs) o.references.push_back(eval::parse_reference_arg(r));
     eval::grn_outputs(*m, o, a.get("out"), true);
     return 0;
 }

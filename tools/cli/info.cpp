@@ -11,7 +11,7 @@
 
 namespace gpo::cli {
 
-int cmd_info(const std::vector<std::string>& args) {
+int cmd_info(const Args& args) {
     (void)args;
     unsigned h5_major = 0, h5_minor = 0, h5_rel = 0;
     H5get_libversion(&h5_major, &h5_minor, &h5_rel);

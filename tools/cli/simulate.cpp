@@ -4,24 +4,17 @@
 
 #include "engine/check.h"
 #include "engine/data/simulate.h"
-#include "tools/cli/args.h"
 #include "tools/cli/commands.h"
 
 namespace gpo::cli {
 
-int cmd_simulate(const std::vector<std::string>& argv) {
-    Args a = parse_args("simulate", argv, {"config", "out", "threads", "block-rows"});
+int cmd_simulate(const Args& a) {
     GPO_CHECK(a.has("out"), "simulate: --out FILE.h5ad is required");
-    nlohmann::json cfg = data::simulate_config_load(a.get("config"), a.sets);
     data::SimulateOptions opt;
     opt.progress = true;
-    try {
-        if (a.has("threads")) opt.threads = std::stoi(a.get("threads"));
-        if (a.has("block-rows")) opt.block_rows = std::stoll(a.get("block-rows"));
-    } catch (const std::exception&) {
-        GPO_FAIL("simulate: --threads and --block-rows take integers");
-    }
-    GPO_CHECK(opt.threads >= 0, "simulate: --threads must be >= 0 (0 = all hardware threads)");
+    opt.threads = (int)a.get_int("threads", 0, 4096, 0);
+    opt.block_rows = a.get_int("block-rows", 1, 100000000, opt.block_rows);
+    nlohmann::json cfg = data::simulate_config_load(a.get("config"), a.all("set"));
     data::SimulateStats s = data::simulate(cfg, a.get("out"), opt);
     std::fprintf(stderr,
                  "simulated %lld cells x %lld genes (T = %lld, %lld true edges, %lld QC-fail, %lld combination "

@@ -1,14 +1,18 @@
 // `gpo-engine preprocess` and `gpo-engine train`.
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 
+#include "engine/check.h"
 #include "engine/data/cache.h"
 #include "engine/data/preprocess.h"
 #include "engine/train/trainer.h"
 #include "io/config.h"
-#include "tools/cli/args.h"
 #include "tools/cli/commands.h"
 
 namespace gpo::cli {
+
+namespace fs = std::filesystem;
 
 static data::Dataset load_dataset(const nlohmann::json& cfg, const std::string& cache_dir = "") {
     data::LoadInfo info;
@@ -19,25 +23,39 @@ static data::Dataset load_dataset(const nlohmann::json& cfg, const std::string& 
     return ds;
 }
 
-int cmd_preprocess(const std::vector<std::string>& argv) {
-    Args a = parse_args("preprocess", argv, {"config", "out"});
-    nlohmann::json cfg = io::config_load(a.get("config"), a.sets);
+int cmd_preprocess(const Args& a) {
+    GPO_CHECK(a.has("config"), "preprocess: --config FILE.json is required (e.g. data/configs/demo.json)");
+    nlohmann::json cfg = io::config_load(a.get("config"), a.all("set"));
     load_dataset(cfg, a.get("out"));  // --out DIR: where the cache file goes
     return 0;
 }
 
-int cmd_train(const std::vector<std::string>& argv) {
-    Args a = parse_args("train", argv, {"config", "out", "resume", "device", "max-steps"});
-    nlohmann::json cfg = io::config_load(a.get("config"), a.sets);
+int cmd_train(const Args& a) {
+    GPO_CHECK(a.has("config"), "train: --config FILE.json is required (e.g. data/configs/demo.json)");
+    GPO_CHECK(!(a.has("resume") && a.has("force")), "train: --resume and --force exclude each other");
+    nlohmann::json cfg = io::config_load(a.get("config"), a.all("set"));
+    // The run records where its data is in absolute form, so evaluate/predict/grn work from any directory.
+    if (cfg["data"]["path"].is_string())
+        cfg["data"]["path"] = fs::absolute(cfg["data"]["path"].get<std::string>()).lexically_normal().string();
     train::TrainOptions opt;
     opt.out_dir = a.get("out", "runs/" + cfg.at("model").at("type").get<std::string>());
     opt.resume = a.get("resume");
-    opt.device = a.get("device");
-    if (a.has("max-steps")) opt.max_steps = std::stoll(a.get("max-steps"));
+    opt.force = a.has("force");
+    if (a.has("device")) opt.device = a.get_choice("device", {"auto", "cpu", "cuda"}, "auto");
+    opt.max_steps = a.get_int("max-steps", 1, INT64_MAX, -1);
+    if (!a.has("max-steps") && std::getenv("GPO_MAX_STEPS")) {
+        opt.max_steps = parse_int(std::getenv("GPO_MAX_STEPS"), "train: GPO_MAX_STEPS (environment)", 1, INT64_MAX);
+        std::fprintf(stderr, "train: stopping after %lld steps (GPO_MAX_STEPS)\n", (long long)opt.max_steps);
+    }
     data::Dataset ds = load_dataset(cfg);
     train::TrainResult r = train::train(cfg, ds, opt);
-    std::fprintf(stderr, "trained %lld epochs (%lld steps); best val loss %.4f; output in %s\n", (long long)r.epochs,
-                 (long long)r.steps, r.best_val_loss, opt.out_dir.c_str());
+    if (r.interrupted) {
+        std::fprintf(stderr, "train: stopped by signal %d after %lld steps; resume with --resume %s/checkpoints/last.ckpt\n",
+                     r.signal, (long long)r.steps, opt.out_dir.c_str());
+        return 128 + r.signal;  // the shell convention for a process ended by a signal (130 SIGINT, 143 SIGTERM)
+    }
+    std::fprintf(stderr, "trained %lld epochs (%lld steps)%s; best val loss %.4f; output in %s\n", (long long)r.epochs,
+                 (long long)r.steps, r.early_stopped ? ", stopped early" : "", r.best_val_loss, opt.out_dir.c_str());
     return 0;
 }
 

@@ -1,7 +1,10 @@
 // Little binary serialisation for caches, streamed to and from a file (never the whole file in memory):
 // length-prefixed vectors of plain values and strings, with every read bounds-checked against the file size (a
-// truncated or foreign file is an error naming it, never a crash or a huge allocation).
+// truncated or foreign file is an error naming it, never a crash or a huge allocation). The writer appends an
+// 8-byte io::Hasher digest of everything it wrote; the reader checks it in one streaming pass before the first
+// value is handed out, so a damaged payload is refused as a whole ("checksum mismatch"), never half-used.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <string>
@@ -9,6 +12,7 @@
 #include <vector>
 
 #include "engine/check.h"
+#include "io/hash.h"
 
 namespace gpo::io {
 
@@ -36,17 +40,24 @@ class BinaryWriter {
         pod<uint64_t>(v.size());
         for (const auto& s : v) str(s);
     }
-    void finish() {  // flushes; throws when any write failed (disk full, ...)
+    void finish() {  // appends the checksum and flushes; throws when any write failed (disk full, ...)
+        unsigned char d[8];
+        uint64_t h = hash_.digest();
+        for (int i = 0; i < 8; ++i) d[i] = (unsigned char)(h >> (8 * i));
+        out_.write(reinterpret_cast<const char*>(d), 8);
         out_.flush();
         GPO_CHECK(out_, path_ << ": write failed");
     }
 
   private:
     void write(const void* p, size_t n) {
-        if (n) out_.write(static_cast<const char*>(p), (std::streamsize)n);
+        if (!n) return;
+        out_.write(static_cast<const char*>(p), (std::streamsize)n);
+        hash_.update(p, n);
     }
     std::string path_;
     std::ofstream out_;
+    Hasher hash_;
 };
 
 class BinaryReader {
@@ -58,6 +69,32 @@ class BinaryReader {
         }
     }
     bool is_open() const { return (bool)in_; }
+    // Checks the trailing checksum over the whole payload (one streaming pass), then rewinds; the trailer is not
+    // part of the readable data afterwards. Throws naming the file on a mismatch or a file too short for one.
+    void verify_checksum() {
+        GPO_CHECK(size_ >= 8, path_ << ": corrupt file (too short for its checksum)");
+        const uint64_t payload = size_ - 8;
+        Hasher h;
+        std::vector<char> buf(1 << 20);
+        in_.seekg(0);
+        for (uint64_t done = 0; done < payload;) {
+            const uint64_t n = std::min<uint64_t>(buf.size(), payload - done);
+            in_.read(buf.data(), (std::streamsize)n);
+            GPO_CHECK(in_, path_ << ": read failed at offset " << done);
+            h.update(buf.data(), n);
+            done += n;
+        }
+        unsigned char d[8];
+        in_.read(reinterpret_cast<char*>(d), 8);
+        GPO_CHECK(in_, path_ << ": read failed at the checksum");
+        uint64_t stored = 0;
+        for (int i = 7; i >= 0; --i) stored = (stored << 8) | d[i];
+        GPO_CHECK(stored == h.digest(), path_ << ": corrupt file (checksum mismatch: the file was damaged after it "
+                                                 "was written)");
+        in_.seekg(0);
+        size_ = payload;
+        pos_ = 0;
+    }
     template <class T>
     T pod() {
         T v;

@@ -9,6 +9,7 @@
 
 #include "engine/check.h"
 #include "io/h5ad.h"
+#include "io/h5ad_probe.h"
 #include "io/hdf5_util.h"
 
 namespace gpo::io {
@@ -341,6 +342,11 @@ void read_uns(hid_t g, const std::string& prefix, const Where& w, AnnData& a) {
 }  // namespace
 
 AnnData h5ad_read(const std::string& path, const H5adReadOptions& opt) {
+    h5ad_probe(path, opt);  // a crash, hang or runaway allocation inside libhdf5 becomes an error naming the field
+    return h5ad_read_unprobed(path, opt);
+}
+
+AnnData h5ad_read_unprobed(const std::string& path, const H5adReadOptions& opt) {
     h5::silence_errors();
     Id file = open_file(path);
     AnnData a;

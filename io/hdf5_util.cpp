@@ -2,6 +2,8 @@
 // checked; failures throw gpo::Error naming the file, the field and what was expected.
 #include "io/hdf5_util.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <sstream>
@@ -15,6 +17,19 @@ namespace gpo::io::h5 {
 // engine has already reported the error. H5dont_atexit() turns the handler off; it must run before the library
 // initialises, hence a static initialiser here (the process exit releases the files anyway).
 static const bool kNoHdf5Atexit = (H5dont_atexit() >= 0);
+
+namespace probe {
+static int g_fd = -1;
+void set_fd(int fd) { g_fd = fd; }
+void note(const Where& w, const std::string& child) {
+    if (g_fd < 0) return;
+    std::string line = w.field.empty() ? child : child.empty() ? w.field : w.field + (child[0] == '@' ? "" : "/") + child;
+    if (line.empty()) line = "/";
+    line += "\n";
+    ssize_t ignored = ::write(g_fd, line.data(), line.size());
+    (void)ignored;
+}
+}  // namespace probe
 
 void silence_errors() {
     (void)kNoHdf5Atexit;
@@ -49,6 +64,7 @@ bool link_exists(hid_t loc, const std::string& name) {
 }
 
 std::vector<std::string> list_members(hid_t group, const Where& w) {
+    probe::note(w);
     H5G_info_t info;
     check(H5Gget_info(group, &info), w, "cannot list the group's members");
     std::vector<std::string> names;
@@ -65,6 +81,7 @@ std::vector<std::string> list_members(hid_t group, const Where& w) {
 }
 
 Id open_object(hid_t loc, const std::string& name, const Where& w) {
+    probe::note(w, name);
     if (!link_exists(loc, name)) fail(w.sub(name), "not found");
     return checked(H5Oopen(loc, name.c_str(), H5P_DEFAULT), w.sub(name), "cannot open (corrupt or truncated file?)");
 }
@@ -73,12 +90,14 @@ bool is_group(hid_t obj) { return H5Iget_type(obj) == H5I_GROUP; }
 bool is_dataset(hid_t obj) { return H5Iget_type(obj) == H5I_DATASET; }
 
 Id open_group(hid_t loc, const std::string& name, const Where& w) {
+    probe::note(w, name);
     Id obj = open_object(loc, name, w);
     if (!is_group(obj)) fail(w.sub(name), "is a dataset, expected a group");
     return obj;
 }
 
 Id open_dataset(hid_t loc, const std::string& name, const Where& w) {
+    probe::note(w, name);
     Id obj = open_object(loc, name, w);
     if (!is_dataset(obj)) fail(w.sub(name), "is a group, expected a dataset");
     return obj;
@@ -118,6 +137,7 @@ bool is_bool_type(hid_t type) {
 }
 
 std::vector<int64_t> dataset_dims(hid_t dset, const Where& w) {
+    probe::note(w);
     Id space = checked(H5Dget_space(dset), w, "cannot read the dataspace");
     int nd = H5Sget_simple_extent_ndims(space);
     if (nd < 0) fail(w, "cannot read the dataspace rank");
@@ -195,6 +215,7 @@ static std::vector<std::string> read_string_values(hid_t ftype, hid_t space, siz
 bool attr_exists(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
 
 std::vector<std::string> read_attr_strings(hid_t obj, const std::string& name, const Where& w) {
+    probe::note(w, "@" + name);
     Where wa{w.file, w.field + (w.field.empty() ? "" : " ") + "attribute '" + name + "'"};
     if (!attr_exists(obj, name)) fail(wa, "not found");
     Id a = checked(H5Aopen(obj, name.c_str(), H5P_DEFAULT), wa, "cannot open");
@@ -209,6 +230,7 @@ std::vector<std::string> read_attr_strings(hid_t obj, const std::string& name, c
 }
 
 std::string read_attr_string(hid_t obj, const std::string& name, const Where& w) {
+    probe::note(w, "@" + name);
     std::vector<std::string> v = read_attr_strings(obj, name, w);
     if (v.size() != 1)
         fail(w, "attribute '" + name + "' has " + std::to_string(v.size()) + " strings, expected one string");
@@ -216,10 +238,12 @@ std::string read_attr_string(hid_t obj, const std::string& name, const Where& w)
 }
 
 std::string read_attr_string_or(hid_t obj, const std::string& name, const std::string& dflt, const Where& w) {
+    probe::note(w, "@" + name);
     return attr_exists(obj, name) ? read_attr_string(obj, name, w) : dflt;
 }
 
 std::vector<int64_t> read_attr_ints(hid_t obj, const std::string& name, const Where& w) {
+    probe::note(w, "@" + name);
     Where wa{w.file, w.field + (w.field.empty() ? "" : " ") + "attribute '" + name + "'"};
     if (!attr_exists(obj, name)) fail(wa, "not found");
     Id a = checked(H5Aopen(obj, name.c_str(), H5P_DEFAULT), wa, "cannot open");
@@ -235,6 +259,7 @@ std::vector<int64_t> read_attr_ints(hid_t obj, const std::string& name, const Wh
 }
 
 bool read_attr_bool(hid_t obj, const std::string& name, const Where& w) {
+    probe::note(w, "@" + name);
     Where wa{w.file, w.field + (w.field.empty() ? "" : " ") + "attribute '" + name + "'"};
     if (!attr_exists(obj, name)) fail(wa, "not found");
     Id a = checked(H5Aopen(obj, name.c_str(), H5P_DEFAULT), wa, "cannot open");
@@ -297,6 +322,7 @@ void write_attr_bool(hid_t obj, const std::string& name, bool value, const Where
 // ---------------------------------------------------------------------------- dataset reads
 
 void read_1d(hid_t dset, hid_t mem_type, int64_t offset, int64_t count, void* buf, const Where& w) {
+    probe::note(w);
     if (count <= 0) return;
     Id fs = checked(H5Dget_space(dset), w, "cannot read the dataspace");
     hsize_t start[1] = {(hsize_t)offset}, cnt[1] = {(hsize_t)count};
@@ -309,6 +335,7 @@ void read_1d(hid_t dset, hid_t mem_type, int64_t offset, int64_t count, void* bu
 }
 
 void read_rows(hid_t dset, hid_t mem_type, int64_t row0, int64_t nrows, int64_t cols, void* buf, const Where& w) {
+    probe::note(w);
     if (nrows <= 0 || cols <= 0) return;
     Id fs = checked(H5Dget_space(dset), w, "cannot read the dataspace");
     hsize_t start[2] = {(hsize_t)row0, 0}, cnt[2] = {(hsize_t)nrows, (hsize_t)cols};
@@ -327,6 +354,7 @@ static size_t dataset_npoints(hid_t dset, const Where& w) {
 }
 
 std::vector<double> read_doubles(hid_t dset, const Where& w) {
+    probe::note(w);
     Id type = dataset_type(dset, w);
     H5T_class_t c = type_class(type, w);
     if (c != H5T_INTEGER && c != H5T_FLOAT)
@@ -339,6 +367,7 @@ std::vector<double> read_doubles(hid_t dset, const Where& w) {
 }
 
 std::vector<int64_t> read_int64s(hid_t dset, const Where& w) {
+    probe::note(w);
     Id type = dataset_type(dset, w);
     if (type_class(type, w) != H5T_INTEGER)
         fail(w, "has type " + type_description(type) + ", expected an integer array");
@@ -350,6 +379,7 @@ std::vector<int64_t> read_int64s(hid_t dset, const Where& w) {
 }
 
 std::vector<uint8_t> read_bools(hid_t dset, const Where& w) {
+    probe::note(w);
     Id type = dataset_type(dset, w);
     if (!is_bool_type(type)) fail(w, "has type " + type_description(type) + ", expected a boolean array");
     std::vector<int8_t> v(dataset_npoints(dset, w));
@@ -361,6 +391,7 @@ std::vector<uint8_t> read_bools(hid_t dset, const Where& w) {
 }
 
 std::vector<std::string> read_strings(hid_t dset, const Where& w) {
+    probe::note(w);
     Id type = dataset_type(dset, w);
     Id space = checked(H5Dget_space(dset), w, "cannot read the dataspace");
     size_t n = dataset_npoints(dset, w);

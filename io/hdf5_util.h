@@ -53,6 +53,14 @@ struct Where {
     Where sub(const std::string& name) const { return {file, field.empty() ? name : field + "/" + name}; }
 };
 
+// Progress notes for the crash-isolating probe (io/h5ad_probe.h): when an fd is set, every read function writes
+// the field it is about to touch ("obs/_index", "var/gene@encoding-type") as one line, so a parent process knows
+// where the library crashed. Off (fd -1) in normal reads.
+namespace probe {
+void set_fd(int fd);
+void note(const Where& w, const std::string& child = "");
+}  // namespace probe
+
 [[noreturn]] void fail(const Where& w, const std::string& what);          // "<file>: <field>: <what>"
 [[noreturn]] void fail_file(const std::string& file, const std::string& what);  // "<file>: <what>"
 

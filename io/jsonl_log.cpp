@@ -47,12 +47,22 @@ JsonlLog::JsonlLog(const std::string& path, Mode mode, const std::function<bool(
     }
     out_.open(path, mode == Mode::Truncate ? std::ios::binary | std::ios::trunc : std::ios::binary | std::ios::app);
     GPO_CHECK(out_, path << ": cannot open for writing: " << std::strerror(errno));
+    good_size_ = (uint64_t)std::filesystem::file_size(path, ec);
 }
 
 void JsonlLog::write(const nlohmann::json& line) {
-    out_ << line.dump() << '\n';
+    const std::string text = line.dump() + "\n";
+    out_ << text;
     out_.flush();
-    GPO_CHECK(out_, path_ << ": write failed (" << std::strerror(errno) << "; disk full?)");
+    if (!out_) {
+        // Cut the file back to its last whole line, so a failure leaves no torn line behind.
+        const int err = errno;
+        out_.close();
+        std::error_code ec;
+        std::filesystem::resize_file(path_, good_size_, ec);
+        GPO_FAIL(path_ << ": write failed (" << std::strerror(err) << "; disk full?)");
+    }
+    good_size_ += text.size();
 }
 
 }  // namespace gpo::io

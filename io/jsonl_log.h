@@ -1,6 +1,6 @@
 // An append-only JSON-lines log (metrics.jsonl) that never loses or tears a line silently: every write is
 // flushed and checked (a full disk is an error naming the file), and reopening for a resumed run first repairs
-// the file — a torn last line (a kill mid-write) is dropped, and so is every line a caller's predicate rejects
+// the file (and a failed write cuts it back to its last whole line) — a torn last line (a kill mid-write) is dropped, and so is every line a caller's predicate rejects
 // (the steps after the checkpoint, which the resumed run writes again). The repair is an atomic rewrite.
 #pragma once
 #include <fstream>
@@ -24,6 +24,7 @@ class JsonlLog {
     std::string path_;
     std::ofstream out_;
     int64_t dropped_ = 0;
+    uint64_t good_size_ = 0;  // bytes of whole lines in the file
 };
 
 }  // namespace gpo::io

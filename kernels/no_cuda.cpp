@@ -1,6 +1,7 @@
 // Stand-in for kernels/cuda/runtime.cu when the build has no CUDA: no devices, and every CUDA call throws.
 #include "engine/check.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/sinkhorn.h"
 
 namespace gpo::cuda {
 
@@ -23,5 +24,10 @@ void synchronize() {}
 size_t peak_memory_used() { return 0; }
 void reset_peak_memory() {}
 void release_cached_memory() {}
+
+std::vector<int> sinkhorn_match(const std::vector<double>&, const std::vector<double>&, int, double, double, int,
+                                double, std::vector<double>*, std::vector<double>*) {
+    no_cuda();
+}
 
 }  // namespace gpo::cuda

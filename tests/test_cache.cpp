@@ -1,17 +1,21 @@
-// Preprocessing cache: a round trip restores every field, the key follows the config and the input file, a cache of
-// another key is ignored, a corrupt cache is an error naming the file, an unwritable cache directory does not stop a
-// run.
+// Preprocessing cache: a round trip restores every field, the key follows the config and the input file's content,
+// a cache of another key is ignored, a corrupt cache is an error naming the file and is rebuilt by load_dataset, the
+// validator refuses out-of-range indices, an unwritable cache directory does not stop a run.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "engine/check.h"
 #include "engine/data/cache.h"
 #include "io/config.h"
+#include "tests/harness.h"
 
 using namespace gpo;
 namespace fs = std::filesystem;
+using gpo::test::error_of;
 
 namespace {
 nlohmann::json cfg_with(std::vector<std::string> extra = {}) {
@@ -90,4 +94,68 @@ TEST(Cache, UnwritableDirectoryDoesNotStopTheRun) {
     EXPECT_EQ(ds.N, 19763);
     EXPECT_FALSE(info.from_cache);
     EXPECT_TRUE(info.cache_file.empty());
+}
+
+TEST(Cache, DamagedCacheIsRebuiltNotUsedNotFatal) {
+    std::string dir = fresh("damaged");
+    data::LoadInfo info;
+    data::Dataset good = data::load_dataset(cfg_with(), &info, dir);
+    const std::string key = data::cache_key(cfg_with());
+    // Four bytes in the middle of the payload (inside the counts): the checksum no longer matches.
+    std::string bytes;
+    {
+        std::ifstream f(info.cache_file, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    for (int i = 0; i < 4; ++i) bytes[bytes.size() / 2 + i] = (char)0xff;
+    std::ofstream(info.cache_file, std::ios::binary | std::ios::trunc) << bytes;
+    data::Dataset ds;
+    std::string m = error_of([&] { data::dataset_load(info.cache_file, key, ds); });
+    EXPECT_NE(m.find("checksum"), std::string::npos) << m;
+    data::LoadInfo again;
+    data::Dataset rebuilt = data::load_dataset(cfg_with(), &again, dir);
+    EXPECT_FALSE(again.from_cache);  // recomputed, not read
+    EXPECT_EQ(rebuilt.N, good.N);
+    EXPECT_EQ(rebuilt.counts.indices, good.counts.indices);
+    data::LoadInfo third;
+    data::load_dataset(cfg_with(), &third, dir);
+    EXPECT_TRUE(third.from_cache);  // and the rebuilt cache is good again
+}
+
+TEST(Cache, OutOfRangeIndicesAreRefusedByTheValidator) {
+    // What a corrupt payload with a valid checksum (or a preprocessing bug) would feed the models.
+    data::Dataset ds = data::load_dataset(cfg_with(), nullptr, fresh("validator"));
+    EXPECT_NO_THROW(data::validate_dataset(ds, "good"));
+    auto refused = [&](const std::function<void(data::Dataset&)>& damage, const std::string& says) {
+        data::Dataset d = ds;
+        damage(d);
+        std::string m = error_of([&] { data::validate_dataset(d, "the cache"); });
+        EXPECT_NE(m.find(says), std::string::npos) << says << ": " << m;
+    };
+    refused([](data::Dataset& d) { d.counts.indices[7] = (int32_t)d.G + 5; }, "counts (column index");
+    refused([](data::Dataset& d) { d.counts.indptr[3] = d.counts.indptr[4] + 1; }, "counts (row offsets decrease");
+    refused([](data::Dataset& d) { d.gene_treatment[0] = (int)d.T; }, "gene treatment");
+    refused([](data::Dataset& d) { d.treatments[d.N - 1].push_back((int)d.T + 1); }, "treatment");
+    refused([](data::Dataset& d) { d.matched_control[0] = d.N; }, "matched control");
+    refused([](data::Dataset& d) { d.split[1] = 7; }, "flags of cell 1");
+    refused([](data::Dataset& d) { d.norm_std[2] = std::nanf(""); }, "normalisation of gene 2");
+    refused([](data::Dataset& d) { d.labels.pop_back(); }, "labels");
+}
+
+TEST(Cache, SameSizeReplacementWithRestoredMtimeChangesTheKey) {
+    // The old key (path, size, whole-second mtime) served stale data here: cp -p / rsync -a keep the mtime.
+    std::string dir = fresh("stale");
+    fs::create_directories(dir);
+    const std::string file = dir + "/input.bin";
+    std::string content(300000, 'a');
+    std::ofstream(file, std::ios::binary) << content;
+    auto cfg = cfg_with({"data.path=" + file});
+    const std::string k1 = data::cache_key(cfg);
+    EXPECT_EQ(k1, data::cache_key(cfg));  // stable while nothing changes
+    const auto mtime = fs::last_write_time(file);
+    content[123456] = 'b';  // same size, other content
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+    fs::last_write_time(file, mtime);
+    EXPECT_EQ(fs::file_size(file), 300000u);
+    EXPECT_NE(data::cache_key(cfg), k1);
 }

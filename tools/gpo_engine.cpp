@@ -13,6 +13,37 @@
 
 using gpo::cli::Command;
 
+// The message with every byte that is not printable text escaped as \xNN (a garbage file's bytes must not reach
+// the terminal raw): control characters other than newline and tab, DEL, and invalid UTF-8.
+static std::string printable(const std::string& s) {
+    std::string out;
+    auto esc = [&](unsigned char c) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        out += buf;
+    };
+    for (size_t i = 0; i < s.size();) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) esc(c);
+            else out += (char)c;
+            ++i;
+            continue;
+        }
+        size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        bool ok = len > 0 && i + len <= s.size();
+        for (size_t k = 1; ok && k < len; ++k) ok = ((unsigned char)s[i + k] >> 6) == 0x2;
+        if (ok) {
+            out.append(s, i, len);
+            i += len;
+        } else {
+            esc(c);
+            ++i;
+        }
+    }
+    return out;
+}
+
 static void usage(FILE* f) {
     std::fprintf(f, "usage: gpo-engine <command> [options]     (gpo-engine <command> --help for its options)\n\n"
                     "commands:\n");
@@ -56,14 +87,14 @@ int main(int argc, char** argv) {
         gpo::cli::Args parsed = gpo::cli::parse_args(cmd->spec, args);
         return cmd->run(parsed);
     } catch (const gpo::Error& e) {
-        std::fprintf(stderr, "gpo-engine %s: error: %s\n", name.c_str(), e.what());
+        std::fprintf(stderr, "gpo-engine %s: error: %s\n", name.c_str(), printable(e.what()).c_str());
         if (verbose && !e.where().empty()) std::fprintf(stderr, "  (raised at %s)\n", e.where().c_str());
         return gpo::cli::kExitError;
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "gpo-engine %s: error: out of memory\n", name.c_str());
         return gpo::cli::kExitError;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "gpo-engine %s: error: %s\n", name.c_str(), e.what());
+        std::fprintf(stderr, "gpo-engine %s: error: %s\n", name.c_str(), printable(e.what()).c_str());
         return gpo::cli::kExitError;
     }
 }

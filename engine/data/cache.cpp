@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,37 +16,64 @@
 #include "engine/device.h"
 #include "io/atomic_file.h"
 #include "io/binary_file.h"
+#include "io/hash.h"
 
 namespace gpo::data {
 
 namespace fs = std::filesystem;
 static const char* kMagic = "gpo-engine-dataset";
-static const uint32_t kVersion = 2;  // bump when preprocessing results change
+static const uint32_t kVersion = 3;  // bump when preprocessing results or the file layout change
 
-static uint64_t fnv1a(const std::string& s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-    return h;
+// What identifies the input file's content: size, inode and device, modification and status-change times in
+// nanoseconds (a copy with `cp -p` or `rsync -a` keeps the mtime but gets a new ctime or inode), and a hash of its
+// bytes — all of them for files up to 256 MB, otherwise 64 blocks of 64 KB spread over the file plus its last
+// 1 MB (HDF5 keeps its metadata at both ends).
+std::string input_identity(const std::string& path) {
+    struct stat st;
+    if (path.empty() || stat(path.c_str(), &st) != 0) return "missing";
+    std::ostringstream os;
+    os << (long long)st.st_size << " " << (unsigned long long)st.st_ino << " " << (unsigned long long)st.st_dev << " "
+       << (long long)st.st_mtim.tv_sec << "." << st.st_mtim.tv_nsec << " " << (long long)st.st_ctim.tv_sec << "."
+       << st.st_ctim.tv_nsec << " ";
+    std::ifstream f(path, std::ios::binary);
+    io::Hasher h;
+    std::vector<char> buf(1 << 20);
+    auto hash_range = [&](uint64_t off, uint64_t n) {
+        f.clear();
+        f.seekg((std::streamoff)off);
+        while (n > 0 && f) {
+            uint64_t k = std::min<uint64_t>(n, buf.size());
+            f.read(buf.data(), (std::streamsize)k);
+            h.update(buf.data(), (size_t)f.gcount());
+            n -= k;
+        }
+    };
+    const uint64_t size = (uint64_t)st.st_size;
+    if (size <= (256ull << 20)) {
+        hash_range(0, size);
+    } else {
+        for (int b = 0; b < 64; ++b) hash_range(size / 64 * (uint64_t)b, 64 << 10);
+        hash_range(size - (1 << 20), 1 << 20);
+    }
+    os << h.hex();
+    return os.str();
 }
 
 std::string cache_key(const nlohmann::json& cfg) {
     std::string path = cfg.at("data").at("path").is_string() ? cfg["data"]["path"].get<std::string>() : "";
-    std::ostringstream os;
-    os << kMagic << " v" << kVersion << "\n" << cfg.at("data").dump() << "\n";
+    io::Hasher h;
+    h.update_string(std::string(kMagic) + " v" + std::to_string(kVersion));
+    h.update_string(cfg.at("data").dump());
     nlohmann::json pp = cfg.at("preprocess");
     pp.erase("cache_dir");  // where the cache lives does not change its content
-    os << pp.dump() << "\n";
+    h.update_string(pp.dump());
     // OT matching on the GPU (f32) may pick another control on near-ties than the CPU (f64): key by the device used.
     std::string dev = pp.at("device").get<std::string>();
-    os << ((dev == "cuda" || (dev == "auto" && cuda_available())) ? "gpu" : "cpu") << "\n";
-    struct stat st;
+    h.update_string((dev == "cuda" || (dev == "auto" && cuda_available())) ? "gpu" : "cpu");
     std::error_code ec;
-    fs::path abs = fs::absolute(path, ec);
-    if (!path.empty() && stat(path.c_str(), &st) == 0)
-        os << abs.string() << " " << (long long)st.st_size << " " << (long long)st.st_mtime;
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fnv1a(os.str()));
-    return buf;
+    h.update_string(fs::absolute(path, ec).string());
+    h.update_string(input_identity(path));
+    return h.hex();
 }
 
 std::string default_cache_dir(const nlohmann::json& cfg) {
@@ -125,8 +153,18 @@ void dataset_save(const Dataset& ds, const std::string& path, const std::string&
 bool dataset_load(const std::string& path, const std::string& key, Dataset& out) {
     io::BinaryReader r(path);
     if (!r.is_open()) return false;
-    if (r.str() != kMagic) return false;
-    if (r.pod<uint32_t>() != kVersion || r.str() != key) return false;
+    {  // A cheap look at the header first: another version or key is not an error, just not this cache.
+        io::BinaryReader head(path);
+        try {
+            if (head.str() != kMagic || head.pod<uint32_t>() != kVersion || head.str() != key) return false;
+        } catch (const Error&) {
+            return false;  // too short to be a cache of this key
+        }
+    }
+    r.verify_checksum();
+    r.str();
+    r.pod<uint32_t>();
+    r.str();
     Dataset ds;
     ds.source = r.str();
     ds.control_label = r.str();
@@ -142,8 +180,13 @@ bool dataset_load(const std::string& path, const std::string& key, Dataset& out)
     ds.library = r.vec<float>();
     std::vector<int64_t> toff = r.vec<int64_t>();
     std::vector<int> tval = r.vec<int>();
-    GPO_CHECK((int64_t)toff.size() == ds.N + 1 && toff.back() == (int64_t)tval.size(), path << ": corrupt treatments");
-    for (int64_t n = 0; n < ds.N; ++n) ds.treatments.emplace_back(tval.begin() + toff[n], tval.begin() + toff[n + 1]);
+    GPO_CHECK(ds.N >= 0 && (int64_t)toff.size() == ds.N + 1 && toff.front() == 0 &&
+                  toff.back() == (int64_t)tval.size(),
+              path << ": corrupt treatments");
+    for (int64_t n = 0; n < ds.N; ++n) {
+        GPO_CHECK(toff[n] <= toff[n + 1], path << ": corrupt treatments (offsets decrease at cell " << n << ")");
+        ds.treatments.emplace_back(tval.begin() + toff[n], tval.begin() + toff[n + 1]);
+    }
     ds.qc = r.vec<uint8_t>();
     ds.split = r.vec<uint8_t>();
     ds.norm_mean = r.vec<float>();
@@ -156,8 +199,7 @@ bool dataset_load(const std::string& path, const std::string& key, Dataset& out)
     for (double& f : ds.n_fail) f = r.pod<double>();
     ds.train_fail_fraction = r.pod<double>();
     GPO_CHECK(r.at_end(), path << ": corrupt file (trailing bytes)");
-    GPO_CHECK((int64_t)ds.labels.size() == ds.N && ds.counts.rows == ds.N && (int64_t)ds.split.size() == ds.N,
-              path << ": corrupt file (sizes disagree)");
+    validate_dataset(ds, path);
     out = std::move(ds);
     return true;
 }
@@ -170,7 +212,14 @@ Dataset load_dataset(const nlohmann::json& cfg, LoadInfo* info, const std::strin
     Dataset ds;
     if (!dir.empty()) {
         li.cache_file = (fs::path(dir) / (key + ".gpods")).string();
-        li.from_cache = dataset_load(li.cache_file, key, ds);
+        try {
+            li.from_cache = dataset_load(li.cache_file, key, ds);
+        } catch (const Error& e) {  // a damaged cache is never fatal: it is rebuilt
+            std::fprintf(stderr, "preprocess: the cache %s is damaged (%s); rebuilding it\n", li.cache_file.c_str(),
+                         e.what());
+            ds = Dataset();
+            li.from_cache = false;
+        }
     }
     if (!li.from_cache) {
         ds = preprocess_dataset(cfg);

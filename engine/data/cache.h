@@ -1,6 +1,8 @@
 // Preprocessing cache: one file per (input .h5ad, data + preprocess config sections), so later runs skip the work.
-// The key hashes the config sections, the input's absolute path, size and modification time, and the format
-// version; a stale or foreign file is simply recomputed. Location: preprocess.cache_dir, else $GPO_CACHE_DIR, else
+// The key hashes the config sections, the input's absolute path and content identity (size, inode, nanosecond
+// mtime and ctime, and a hash of its bytes), and the format version; a stale or foreign file is simply
+// recomputed. The payload carries a checksum and every index is range-checked on load; a damaged cache file is
+// rebuilt with a message, never used and never fatal. Location: preprocess.cache_dir, else $GPO_CACHE_DIR, else
 // $XDG_CACHE_HOME/gpo-engine, else ~/.cache/gpo-engine (no cache when none can be created).
 #pragma once
 #include <nlohmann/json.hpp>

@@ -16,6 +16,9 @@ struct Dataset;
 // A digest of what a trained model's shapes and meaning depend on: the gene names (in order) and the treatment
 // axis. Stored in checkpoints; evaluate/predict/grn/--resume refuse a checkpoint of another dataset with it.
 std::string dataset_identity(const Dataset& ds);
+// Checks every size and index of a dataset (CSR structure, treatment, gene, control and split indices, finite
+// values); throws naming `what` (the cache file) and the first violated field.
+void validate_dataset(const Dataset& ds, const std::string& what);
 
 // Row-major CSR of float values.
 struct Csr {

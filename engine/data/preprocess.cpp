@@ -483,6 +483,7 @@ Dataset preprocess_dataset(const json& cfg) {
     ds.train_fail_fraction = ds.n_fail[SPLIT_TRAIN] / (double)per_split[SPLIT_TRAIN];
     ds.cells_dropped = file_rows - ds.N;
     ds.cells_missing_label = dropped_missing;
+    validate_dataset(ds, ds.source + " (preprocessed)");  // what the models index into is in range
     return ds;
 }
 

@@ -29,9 +29,15 @@ static const Option* find_option(const CommandSpec& spec, const std::string& nam
 static std::string range_text(double lo, double hi, bool integer) {
     std::ostringstream os;
     const double big = integer ? 9.0e18 : 1e300;
-    if (lo > -big && hi < big) os << "in [" << lo << ", " << hi << "]";
-    else if (lo > -big) os << ">= " << lo;
-    else if (hi < big) os << "<= " << hi;
+    auto num = [&](double v) {
+        std::ostringstream n;
+        if (integer) n << (long long)v;
+        else n << v;
+        return n.str();
+    };
+    if (lo > -big && hi < big) os << "in [" << num(lo) << ", " << num(hi) << "]";
+    else if (lo > -big) os << ">= " << num(lo);
+    else if (hi < big) os << "<= " << num(hi);
     return os.str();
 }
 

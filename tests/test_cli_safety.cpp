@@ -385,3 +385,48 @@ TEST(CliData, MovedTrainingDataGivesAClearMessageAndDataPathOverrides) {
                    (dir / "p2.h5ad").string() + " --set data.path=" + (dir / "moved.h5ad").string());
     EXPECT_EQ(r.code, 0) << r.output;
 }
+
+// ------------------------------------------------------------------------------------------------ determinism
+// docs/robustness.md: on the CPU a run is bit-identical for the same config, seed and BLAS thread count; between
+// thread counts OpenBLAS may split a GEMM's inner dimension differently, so the last bits of f32 sums differ.
+TEST(CliDeterminism, BitIdenticalForTheSameThreadCountCloseAcrossThreadCounts) {
+    auto losses = [](const std::string& name, int threads) {
+        fs::path dir = scratch_dir(name);
+        CliResult r = run_shell("OPENBLAS_NUM_THREADS=" + std::to_string(threads) + " " + engine_binary() +
+                                " train --config " + demo_config() + " --out " + dir.string() + " --device cpu" +
+                                tiny_sets() + " --set train.log_every_steps=1 --max-steps 20");
+        EXPECT_EQ(r.code, 0) << r.output;
+        std::vector<double> out;
+        std::istringstream is(read_file(dir / "metrics.jsonl"));
+        for (std::string line; std::getline(is, line);) {
+            size_t at = line.find("\"loss\":");
+            if (at != std::string::npos) out.push_back(std::stod(line.substr(at + 7)));
+        }
+        return std::make_pair(out, read_file(dir / "checkpoints" / "last.ckpt"));
+    };
+    auto a = losses("det_1a", 1), b = losses("det_1b", 1), c = losses("det_2", 2), d = losses("det_2b", 2);
+    ASSERT_EQ(a.first.size(), 20u);
+    EXPECT_EQ(a.first, b.first);    // same threads: every loss bit-identical
+    EXPECT_EQ(a.second, b.second);  // and the checkpoint byte for byte
+    EXPECT_EQ(c.first, d.first);
+    EXPECT_EQ(c.second, d.second);
+    ASSERT_EQ(c.first.size(), 20u);
+    // 1 vs 2 threads: f32 sums in another order differ by ~1e-7 relative per GEMM; 20 Adam steps of a tiny model
+    // amplify that little. 1e-4 relative is three orders above the rounding and far below any real change.
+    for (size_t i = 0; i < 20; ++i) EXPECT_NEAR(c.first[i], a.first[i], 1e-4 * std::abs(a.first[i])) << "step " << i;
+}
+
+TEST(CliInterrupt, SimulateInterruptedLeavesNoTemporaryFile) {
+    fs::path dir = scratch_dir("simulate_sigint");
+    const fs::path out = dir / "big.h5ad";
+    pid_t pid = spawn_engine(split_words("simulate --out " + out.string() + " --threads 1 --set cells=400000"),
+                             (dir / "log.txt").string());
+    // Interrupt once the temporary file exists (the writer is under way).
+    for (int i = 0; i < 400 && !fs::exists(out.string() + ".tmp"); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    ASSERT_TRUE(fs::exists(out.string() + ".tmp")) << read_file(dir / "log.txt");
+    kill(pid, SIGINT);
+    EXPECT_EQ(wait_status(pid), 128 + SIGINT);
+    EXPECT_FALSE(fs::exists(out));
+    EXPECT_TRUE(tmp_files_under(dir).empty());
+}

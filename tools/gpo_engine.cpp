@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/check.h"
+#include "io/atomic_file.h"
 #include "tools/cli/commands.h"
 
 using gpo::cli::Command;
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
         std::fputs(gpo::cli::help_text(cmd->spec).c_str(), stdout);
         return 0;
     }
+    gpo::io::install_interrupt_cleanup();  // Ctrl-C never leaves a half-written .tmp behind
     bool verbose = false;
     for (const auto& a : args) verbose = verbose || a == "--verbose";
     try {

@@ -128,7 +128,13 @@ Dataset preprocess_dataset(const json& cfg) {
     std::vector<int64_t> rows;
     for (int64_t i = 0; i < X.rows; ++i)
         if (keep[i]) rows.push_back(i);
-    GPO_CHECK(!rows.empty(), file << ": no cell left after filtering by obs column '" << filter_col << "'");
+    GPO_CHECK(X.rows > 0, file << ": the file holds no cells (" << ad.matrix << " has 0 rows)");
+    GPO_CHECK(!rows.empty(),
+              file << ": no cell left: of " << X.rows << " cells, "
+                   << (filter_col.empty() ? std::string("")
+                                          : std::to_string(X.rows - (int64_t)dropped_missing - (int64_t)rows.size()) +
+                                                " fail the filter column '" + filter_col + "' (data.cell_filter_column) and ")
+                   << dropped_missing << " have no label in obs column '" << pert_key << "' (data.perturbation_key)");
     ds.N = (int64_t)rows.size();
     ds.G = X.cols;
     ds.gene_names = ad.var.index;

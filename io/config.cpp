@@ -19,7 +19,11 @@ json config_defaults() {
     "path": null,
     "perturbation_key": "gene",
     "control_label": "non-targeting",
+    "control_labels": [],
+    "control_parts": [],
     "combination_delimiter": "+",
+    "gene_name_column": null,
+    "split_column": null,
     "counts_layer": null,
     "cell_filter_column": null,
     "qc_column": null,
@@ -31,6 +35,7 @@ json config_defaults() {
     "split_fractions": [0.64, 0.16, 0.20],
     "split_seed": 0,
     "heldout": [],
+    "qc": "mad",
     "qc_mad": 3.0,
     "max_extended_genes": 0,
     "extended_min_abs_log2fc": 1.0,
@@ -176,6 +181,7 @@ const std::vector<KeyRule>& key_rules() {
         {"data.combination_delimiter", Kind::Text, 0, 0, false, false, nullptr},
         {"preprocess.split", Kind::Choice, 0, 0, false, false, "random,heldout_perturbations,heldout_combinations"},
         {"preprocess.split_seed", Kind::Int, 0, 9.2e18, false, false, nullptr},
+        {"preprocess.qc", Kind::Choice, 0, 0, false, false, "mad,none"},
         {"preprocess.qc_mad", Kind::Real, 0, kInf, true, false, nullptr},
         {"preprocess.max_extended_genes", Kind::Int, 0, 1e7, false, false, nullptr},
         {"preprocess.extended_min_abs_log2fc", Kind::Real, 0, kInf, false, false, nullptr},
@@ -307,8 +313,16 @@ void config_validate(const json& cfg) {
         s += f.get<double>();
     }
     GPO_CHECK(std::abs(s - 1.0) < 1e-6, "preprocess.split_fractions: must sum to 1, got " << s);
+    for (const char* list : {"data.control_labels", "data.control_parts", "preprocess.heldout"}) {
+        const json& v = at_path(cfg, list);
+        GPO_CHECK(v.is_array(), list << ": expected an array of strings, got " << v.dump());
+        for (const auto& e : v)
+            GPO_CHECK(e.is_string() && !e.get<std::string>().empty(),
+                      list << ": expected non-empty strings, got " << v.dump());
+    }
     for (const char* opt : {"data.path", "data.counts_layer", "data.cell_filter_column", "data.qc_column",
-                            "data.doublet_column", "data.extended_gene_column", "preprocess.cache_dir"}) {
+                            "data.doublet_column", "data.extended_gene_column", "data.gene_name_column",
+                            "data.split_column", "preprocess.cache_dir"}) {
         const json& v = at_path(cfg, opt);
         GPO_CHECK(v.is_null() || (v.is_string() && !v.get<std::string>().empty()),
                   opt << ": expected a non-empty string or null, got " << v.dump());

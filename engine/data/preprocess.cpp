@@ -64,6 +64,63 @@ std::vector<std::string> split_label(const std::string& label, const std::string
     return parts;
 }
 
+// How a file's perturbation labels are read (docs/data.md): exact control labels, and the parts of a combination
+// that mean "no perturbation" (GEARS writes a single knockout as "A+ctrl").
+struct LabelRules {
+    std::set<std::string> control;        // data.control_label and data.control_labels, matched exactly
+    std::set<std::string> control_parts;  // data.control_parts, dropped from combinations
+    std::string delim;
+};
+
+// The perturbed parts of `label` (empty for a control cell), control parts removed; throws on an empty part.
+std::vector<std::string> perturbed_parts(const std::string& label, const LabelRules& r, const std::string& where) {
+    if (r.control.count(label)) return {};
+    std::vector<std::string> parts;
+    for (std::string& p : split_label(label, r.delim)) {
+        GPO_CHECK(!p.empty(), where << " has the malformed label '" << label << "' (empty part around '" << r.delim
+                                    << "')");
+        if (!r.control_parts.count(p)) parts.push_back(std::move(p));
+    }
+    return parts;
+}
+
+// Split of each kept cell from an obs column (CPA's split_key): train, val/valid/validation, test/ood.
+std::vector<uint8_t> splits_from_column(const io::Column& c, const std::vector<int64_t>& rows, const std::string& where) {
+    std::vector<uint8_t> out;
+    for (int64_t r : rows) {
+        std::string v = c.label((size_t)r);
+        for (char& ch : v) ch = (char)std::tolower((unsigned char)ch);
+        if (v == "train") out.push_back(SPLIT_TRAIN);
+        else if (v == "val" || v == "valid" || v == "validation") out.push_back(SPLIT_VAL);
+        else if (v == "test" || v == "ood") out.push_back(SPLIT_TEST);
+        else GPO_FAIL(where << ": value '" << c.label((size_t)r) << "' of cell " << r
+                            << " is not a split (expected train, val, test, or validation/valid/ood)");
+    }
+    return out;
+}
+
+// Gene names from a var column (symbols beside an Ensembl index); missing values keep the index entry, and
+// duplicates are made unique as anndata's var_names_make_unique does ("A", "A-1", "A-2").
+std::vector<std::string> gene_names_from_column(const io::Column& c, const std::vector<std::string>& index,
+                                                int64_t* renamed) {
+    std::vector<std::string> names(index.size());
+    std::map<std::string, int> seen;
+    for (size_t g = 0; g < index.size(); ++g) names[g] = c.missing(g) || c.label(g).empty() ? index[g] : c.label(g);
+    std::set<std::string> all(names.begin(), names.end());
+    for (size_t g = 0; g < names.size(); ++g) {
+        int k = seen[names[g]]++;
+        if (k == 0) continue;
+        std::string u;
+        do u = names[g] + "-" + std::to_string(k++);
+        while (all.count(u));
+        seen[names[g]] = k;
+        all.insert(u);
+        names[g] = u;
+        ++*renamed;
+    }
+    return names;
+}
+
 // log1p(normalize_total) of row r, scattered into a dense row of G.
 void normalized_row(const Csr& X, int64_t r, double lib, double target, std::vector<double>& out) {
     std::fill(out.begin(), out.end(), 0.0);
@@ -86,14 +143,23 @@ Dataset preprocess_dataset(const json& cfg) {
     const std::string qc_col = opt_string(dc.at("qc_column"));
     const std::string doublet_col = opt_string(dc.at("doublet_column"));
     const std::string ext_col = opt_string(dc.at("extended_gene_column"));
+    const std::string gene_col = opt_string(dc.at("gene_name_column"));
+    const std::string split_col = opt_string(dc.at("split_column"));
+    LabelRules rules;
+    rules.delim = delim;
+    rules.control.insert(ds.control_label);
+    for (const auto& l : dc.at("control_labels")) rules.control.insert(l.get<std::string>());
+    for (const auto& l : dc.at("control_parts")) rules.control_parts.insert(l.get<std::string>());
 
     io::H5adReadOptions ro;
     ro.layer = opt_string(dc.at("counts_layer"));
     ro.obs_columns = {pert_key};
-    for (const std::string& c : {filter_col, qc_col, doublet_col})
+    for (const std::string& c : {filter_col, qc_col, doublet_col, split_col})
         if (!c.empty()) ro.obs_columns.push_back(c);
-    if (!ext_col.empty()) ro.var_columns = {ext_col};
-    else ro.var_columns = {io::kNoColumns};  // read no var columns (only the index)
+    ro.var_columns.clear();
+    for (const std::string& c : {ext_col, gene_col})
+        if (!c.empty()) ro.var_columns.push_back(c);
+    if (ro.var_columns.empty()) ro.var_columns = {io::kNoColumns};  // read no var columns (only the index)
     ro.read_uns = false;
     io::AnnData ad = io::h5ad_read(ds.source, ro);
     const std::string& file = ds.source;
@@ -106,6 +172,13 @@ Dataset preprocess_dataset(const json& cfg) {
         GPO_CHECK(std::isfinite(v) && v >= 0 && v == std::floor(v),
                   file << ": " << ad.matrix << " must hold raw counts (non-negative integers), found " << v
                        << " (set data.counts_layer to the layer with raw counts)");
+    }
+    if (!gene_col.empty()) {  // symbols from a var column (Replogle: Ensembl index, var['gene_name'])
+        int64_t renamed = 0;
+        ad.var.index = gene_names_from_column(ad.var.at(gene_col), ad.var.index, &renamed);
+        if (renamed)
+            std::fprintf(stderr, "preprocess: %lld duplicated names in var column '%s' made unique (A, A-1, ...)\n",
+                         (long long)renamed, gene_col.c_str());
     }
     {
         std::set<std::string> seen;
@@ -143,23 +216,27 @@ Dataset preprocess_dataset(const json& cfg) {
     std::vector<std::vector<std::string>> parts(ds.N);
     int64_t n_control = 0;
     for (int64_t n = 0; n < ds.N; ++n) {
-        std::string label = pcol.label(rows[n]);
+        const std::string label = pcol.label(rows[n]);
         ds.obs_names.push_back(ad.obs.index[rows[n]]);
-        if (label.find(ds.control_label) != std::string::npos) {  // any label containing the control name
+        parts[n] = perturbed_parts(label, rules, file + ": obs column '" + pert_key + "'");
+        if (parts[n].empty()) {  // an exact control label, or only "no perturbation" parts ("ctrl+ctrl")
             ds.labels.push_back(ds.control_label);
             ++n_control;
             continue;
         }
-        ds.labels.push_back(label);
-        parts[n] = split_label(label, delim);
+        // Canonical label: control parts dropped, genes sorted ("A+ctrl" -> "A", "B+A" -> "A+B": one combination).
+        std::sort(parts[n].begin(), parts[n].end());
+        parts[n].erase(std::unique(parts[n].begin(), parts[n].end()), parts[n].end());
+        std::string canonical;
         for (const std::string& p : parts[n]) {
-            GPO_CHECK(!p.empty(), file << ": obs column '" << pert_key << "' has the malformed label '" << label
-                                       << "' (empty part around '" << delim << "')");
+            canonical += (canonical.empty() ? "" : delim) + p;
             perturbed.insert(p);
         }
+        ds.labels.push_back(canonical);
     }
     GPO_CHECK(n_control > 0, file << ": obs column '" << pert_key << "' has no cell labelled '" << ds.control_label
-                                  << "' (data.control_label) among the kept cells");
+                                  << "' (data.control_label; labels are matched exactly, add others to "
+                                     "data.control_labels) among the kept cells");
     GPO_CHECK(!perturbed.empty(), file << ": obs column '" << pert_key << "' has no perturbed cell");
 
     std::map<std::string, int> gene_index;
@@ -276,6 +353,17 @@ Dataset preprocess_dataset(const json& cfg) {
         ds.treatment_gene.push_back(it == gene_index.end() ? -1 : it->second);
         if (it != gene_index.end()) ds.gene_treatment[it->second] = (int)t;
     }
+    {  // Targets that are not measured genes get no expression signal (an Ensembl index without gene_name_column?)
+        int64_t mapped = 0;
+        for (int64_t t = 0; t < ds.n_perturbed; ++t) mapped += ds.treatment_gene[t] >= 0;
+        if (2 * mapped < ds.n_perturbed)
+            std::fprintf(stderr,
+                         "preprocess: WARNING: only %lld of %lld perturbation targets are measured genes of %s (gene "
+                         "names such as '%s' vs targets such as '%s'); if var's index holds IDs, set "
+                         "data.gene_name_column to the column with gene symbols\n",
+                         (long long)mapped, (long long)ds.n_perturbed, file.c_str(),
+                         ds.gene_names.empty() ? "" : ds.gene_names[0].c_str(), ds.treatment_names[0].c_str());
+    }
     ds.treatments.resize(ds.N);
     for (int64_t n = 0; n < ds.N; ++n) {
         for (const std::string& p : parts[n]) ds.treatments[n].push_back(treatment_index.at(p));
@@ -288,14 +376,15 @@ Dataset preprocess_dataset(const json& cfg) {
     if (!qc_col.empty()) {
         std::vector<uint8_t> f = as_bools(ad.obs.at(qc_col), file + ": obs column '" + qc_col + "'");
         for (int64_t n = 0; n < ds.N; ++n) ds.qc[n] = f[rows[n]];
-    } else {
+    } else if (pc.at("qc").get<std::string>() == "mad") {
         const double k = pc.at("qc_mad").get<double>();
         std::vector<uint8_t> is_mt(ds.G), is_ribo(ds.G), is_hb(ds.G);
         for (int64_t g = 0; g < ds.G; ++g) {
             const std::string& s = ds.gene_names[g];
-            is_mt[g] = s.rfind("MT-", 0) == 0;
-            is_ribo[g] = s.rfind("RPS", 0) == 0 || s.rfind("RPL", 0) == 0;
-            is_hb[g] = s.size() >= 3 && s.rfind("HB", 0) == 0 && s[2] != 'P' && s[2] != '(' && s[2] != ')';
+            QcGeneClass c = qc_gene_class(s);
+            is_mt[g] = c.mito;
+            is_ribo[g] = c.ribo;
+            is_hb[g] = c.haemoglobin;
         }
         std::vector<double> umi(ds.N), ngenes(ds.N), mt(ds.N), ribo(ds.N), hb(ds.N);
         for (int64_t n = 0; n < ds.N; ++n) {
@@ -334,11 +423,30 @@ Dataset preprocess_dataset(const json& cfg) {
     HostRng split_rng(pc.at("split_seed").get<uint64_t>(), 7);
     ds.split.assign(ds.N, SPLIT_TRAIN);
     std::vector<int64_t> pool;
-    if (mode == "random") {
+    if (!split_col.empty()) {  // the user's own split; preprocess.split is not used
+        ds.split = splits_from_column(ad.obs.at(split_col), rows, file + ": obs column '" + split_col + "'");
+        bool has_val = false;
+        for (uint8_t s : ds.split) has_val = has_val || s == SPLIT_VAL;
+        if (!has_val) {  // CPA's split_key has train/test/ood: validation cells are drawn from train
+            for (int64_t n = 0; n < ds.N; ++n)
+                if (ds.split[n] == SPLIT_TRAIN) pool.push_back(n);
+            double tv = frac[0] + frac[1];
+            frac = {frac[0] / tv, frac[1] / tv, 0.0};
+        }
+    } else if (mode == "random") {
         for (int64_t n = 0; n < ds.N; ++n) pool.push_back(n);
     } else {
         GPO_CHECK(!heldout.empty(), "preprocess.heldout: split '" << mode << "' needs the held-out labels");
-        std::set<std::string> held(heldout.begin(), heldout.end());
+        std::set<std::string> held;  // in canonical form, so "B+A" and "A+ctrl" name what the data calls "A+B", "A"
+        for (const std::string& h : heldout) {
+            std::vector<std::string> hp = perturbed_parts(h, rules, "preprocess.heldout");
+            std::sort(hp.begin(), hp.end());
+            hp.erase(std::unique(hp.begin(), hp.end()), hp.end());
+            std::string c;
+            for (const std::string& p : hp) c += (c.empty() ? "" : delim) + p;
+            GPO_CHECK(!c.empty(), "preprocess.heldout: '" << h << "' names the control, not a perturbation");
+            held.insert(c);
+        }
         std::set<std::string> found;
         for (int64_t n = 0; n < ds.N; ++n) {
             if (held.count(ds.labels[n])) {
@@ -362,6 +470,7 @@ Dataset preprocess_dataset(const json& cfg) {
     size_t n_val = (size_t)std::llround(frac[1] * (double)pool.size());
     for (size_t i = 0; i < pool.size(); ++i)
         ds.split[pool[i]] = i < n_train ? SPLIT_TRAIN : i < n_train + n_val ? SPLIT_VAL : SPLIT_TEST;
+
     int64_t per_split[3] = {0, 0, 0};
     for (int64_t n = 0; n < ds.N; ++n) per_split[ds.split[n]]++;
     for (int s = 0; s < 3; ++s)
@@ -491,6 +600,16 @@ Dataset preprocess_dataset(const json& cfg) {
     ds.cells_missing_label = dropped_missing;
     validate_dataset(ds, ds.source + " (preprocessed)");  // what the models index into is in range
     return ds;
+}
+
+QcGeneClass qc_gene_class(const std::string& s) {
+    // Haemoglobins by an explicit list: the usual prefix rule "HB, not HBP" also takes HBEGF and HBS1L.
+    static const std::set<std::string> hb = {"HBA1", "HBA2", "HBB", "HBD", "HBE1", "HBG1", "HBG2", "HBM", "HBQ1", "HBZ"};
+    QcGeneClass c;
+    c.mito = s.rfind("MT-", 0) == 0;
+    c.ribo = s.rfind("RPS", 0) == 0 || s.rfind("RPL", 0) == 0;
+    c.haemoglobin = hb.count(s) > 0;
+    return c;
 }
 
 std::string preprocess_summary(const Dataset& ds, double seconds) {

@@ -13,4 +13,11 @@ Dataset preprocess_dataset(const nlohmann::json& cfg);
 // A few lines for the terminal: cells per split, perturbations, T, QC-fail fraction, time.
 std::string preprocess_summary(const Dataset& ds, double seconds);
 
+// The gene classes the MAD QC rules use (docs/data.md): mitochondrial "MT-" prefix, ribosomal "RPS"/"RPL" prefix,
+// haemoglobin by an explicit list (HBA1, HBA2, HBB, HBD, HBE1, HBG1, HBG2, HBM, HBQ1, HBZ; not HBEGF or HBS1L).
+struct QcGeneClass {
+    bool mito = false, ribo = false, haemoglobin = false;
+};
+QcGeneClass qc_gene_class(const std::string& symbol);
+
 }  // namespace gpo::data

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/data/preprocess.h"
+#include "engine/data/simulate.h"
 #include "io/config.h"
 #include "tests/harness.h"
 
@@ -136,4 +137,23 @@ TEST(DataLayouts, HeldOutLabelsMatchAsSetsOfGenes) {
         if (ds.split[n] == data::SPLIT_TEST) test_labels[ds.labels[n]]++;
     const std::map<std::string, int> want = {{"GENE1+GENE2", 20}, {"GENE3", 20}};
     EXPECT_EQ(test_labels, want);
+}
+
+TEST(DataLayouts, NoCellLeftSaysWhy) {
+    // Every label is a control part: no perturbed cell; and a filter that keeps nothing says which counts.
+    std::string m = error_of([] {
+        preprocess("layout_gears.h5ad", {"data.perturbation_key=condition", "data.control_label=nothing-matches"});
+    });
+    EXPECT_NE(m.find("no cell labelled 'nothing-matches'"), std::string::npos) << m;
+    // A filter column that keeps no cell (simulated qc_fail with no failing cell): the message gives the counts.
+    const std::string sim = std::string(GPO_BINARY_DIR) + "/layout_nofail.h5ad";
+    data::SimulateOptions so;
+    data::simulate(data::simulate_config_load("", {"cells=200", "genes=40", "perturbed_genes=4", "extended_genes=0",
+                                                   "combinations=0", "combination_fraction=0", "qc.fail_fraction=0"}),
+                   sim, so);
+    m = error_of([&] {
+        data::preprocess_dataset(io::config_load("", {"data.path=" + sim, "data.perturbation_key=perturbation",
+                                                      "data.cell_filter_column=qc_fail"}));
+    });
+    EXPECT_NE(m.find("no cell left: of 200 cells, 200 fail the filter column 'qc_fail'"), std::string::npos) << m;
 }

@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "engine/device.h"
@@ -75,6 +77,26 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
     for (const char* b : {"no_change", "perturbed_mean", "train_mean"})
         EXPECT_TRUE(rep["metrics"]["baselines"].contains(b)) << b;
     EXPECT_EQ(rep["per_perturbation"].size(), 25u);
+    {  // The exported per-cell table reproduces the evaluated cell counts (QC-pass cells of the test split).
+        std::ifstream cf(dir / "cells.csv");
+        ASSERT_TRUE(cf);
+        std::string line;
+        std::getline(cf, line);
+        EXPECT_EQ(line, "obs_name,label,split,qc_fail,matched_control,has_counterfactual");
+        std::map<std::string, int> test_pass;
+        int rows = 0;
+        while (std::getline(cf, line)) {
+            ++rows;
+            std::vector<std::string> f;
+            std::stringstream ss(line);
+            for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+            if (f.size() >= 4 && f[2] == "test" && f[3] == "0") test_pass[f[1]]++;
+        }
+        EXPECT_EQ(rows, 19763);
+        EXPECT_EQ(test_pass["non-targeting"], rep["cells"]["control"].get<int>());
+        for (const auto& p : rep["per_perturbation"])
+            EXPECT_EQ(test_pass[p["perturbation"].get<std::string>()], p["cells"].get<int>()) << p["perturbation"];
+    }
     for (const char* f : {"report.md", "ate_scatter.svg", "training_curves.svg", "per_perturbation_pearson_delta.svg"})
         EXPECT_TRUE(fs::exists(dir / "eval" / f)) << f;
 

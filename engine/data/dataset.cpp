@@ -4,7 +4,10 @@
 #include <cmath>
 
 #include "engine/check.h"
+#include "io/atomic_file.h"
 #include "io/hash.h"
+
+#include <sstream>
 
 namespace gpo::data {
 
@@ -116,6 +119,28 @@ void validate_dataset(const Dataset& ds, const std::string& what) {
                   what << ": corrupt normalisation of gene " << g);
     for (double c : ds.plate_count) GPO_CHECK(std::isfinite(c) && c >= 0, what << ": corrupt plate counts");
     GPO_CHECK(std::isfinite(ds.normalize_target) && ds.normalize_target > 0, what << ": corrupt normalisation target");
+}
+
+namespace {
+// A CSV field: quoted (with doubled quotes) when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& v) {
+    if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
+    std::string out = "\"";
+    for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+}  // namespace
+
+void write_cell_table(const Dataset& ds, const std::string& path) {
+    std::ostringstream os;
+    os << "obs_name,label,split,qc_fail,matched_control,has_counterfactual\n";
+    for (int64_t n = 0; n < ds.N; ++n) {
+        const int64_t m = ds.matched_control[n];
+        os << csv_field(ds.obs_names[n]) << "," << csv_field(ds.labels[n]) << "," << split_name(ds.split[n]) << ","
+           << (int)ds.qc[n] << "," << (m >= 0 ? csv_field(ds.obs_names[m]) : std::string()) << ","
+           << (int)ds.has_cf[n] << "\n";
+    }
+    io::write_file_atomic(path, os.str());
 }
 
 }  // namespace gpo::data

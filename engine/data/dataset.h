@@ -19,6 +19,10 @@ std::string dataset_identity(const Dataset& ds);
 // Checks every size and index of a dataset (CSR structure, treatment, gene, control and split indices, finite
 // values); throws naming `what` (the cache file) and the first violated field.
 void validate_dataset(const Dataset& ds, const std::string& what);
+// The per-cell assignment as CSV, keyed by the input's obs names (written atomically): obs_name, label (canonical,
+// docs/data.md), split (train/val/test), qc_fail (0/1), matched_control (obs name of the OT-matched control cell,
+// empty when none), has_counterfactual (0/1). pandas.read_csv(path, index_col=0) lines it up with adata.obs.
+void write_cell_table(const Dataset& ds, const std::string& path);
 
 // Row-major CSR of float values.
 struct Csr {

@@ -159,6 +159,7 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
                          (long long)st.epoch, (long long)st.step);
     }
     const RunFiles files = prepare_run_folder(opt, cfg);
+    data::write_cell_table(ds, (fs::path(files.dir) / "cells.csv").string());  // split, QC, matched control per cell
     // On resume the log keeps what the checkpoint covers; the later lines are written again below.
     const LoopState at_start = st;
     io::JsonlLog metrics(files.metrics, opt.resume.empty() ? io::JsonlLog::Mode::Truncate : io::JsonlLog::Mode::Append,

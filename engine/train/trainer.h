@@ -1,7 +1,8 @@
 // The training loop of `gpo-engine train`: seeded shuffling, P particles, Adam with coupled weight decay,
 // global-norm clipping, validation each epoch, early stopping on the validation loss, best/last checkpoints,
 // exact resume, SIGINT/SIGTERM -> checkpoint and exit, progress bar and a JSON-lines metrics log.
-// Output folder: config.json, metrics.jsonl, checkpoints/best.ckpt, checkpoints/last.ckpt.
+// Output folder: config.json, cells.csv (data::write_cell_table: split, QC flag, matched control per cell),
+// metrics.jsonl, checkpoints/best.ckpt, checkpoints/last.ckpt.
 //
 // Never losing a result:
 //  - a folder that already holds a run is refused unless resuming (resume) or starting afresh (force);

@@ -21,7 +21,7 @@ const std::vector<Command>& commands() {
          cmd_simulate},
         {{"preprocess", "preprocess a dataset (cached) and print a summary", "--config C.json [options]",
           {{"config", "C.json", "run config naming data.path (required)"},
-           {"out", "DIR", "where the preprocessing cache goes (default: preprocess.cache_dir)"},
+           {"out", "DIR", "where the cache goes (default: preprocess.cache_dir); also writes DIR/cells.csv"},
            kSet}},
          cmd_preprocess},
         {{"train", "train a model; writes config.json, metrics.jsonl and checkpoints/ in the run folder",

@@ -26,7 +26,12 @@ static data::Dataset load_dataset(const nlohmann::json& cfg, const std::string& 
 int cmd_preprocess(const Args& a) {
     GPO_CHECK(a.has("config"), "preprocess: --config FILE.json is required (e.g. data/configs/demo.json)");
     nlohmann::json cfg = io::config_load(a.get("config"), a.all("set"));
-    load_dataset(cfg, a.get("out"));  // --out DIR: where the cache file goes
+    data::Dataset ds = load_dataset(cfg, a.get("out"));  // --out DIR: where the cache file goes
+    if (a.has("out")) {
+        const std::string table = (fs::path(a.get("out")) / "cells.csv").string();
+        data::write_cell_table(ds, table);
+        std::fprintf(stderr, "cells        wrote %s (split, QC flag, matched control per cell)\n", table.c_str());
+    }
     return 0;
 }
 

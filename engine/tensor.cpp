@@ -1,6 +1,8 @@
 // Tensor storage, views, dtype conversion and host/device copies.
 #include "engine/tensor.h"
 
+#include "engine/host_alloc.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -49,15 +51,14 @@ int64_t shape_numel(const Shape& s) {
 
 Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
     if (dev == Device::CPU) {
-        ptr = std::malloc(nbytes ? nbytes : 1);
-        GPO_CHECK(ptr, "out of host memory allocating " << nbytes << " bytes");
+        ptr = host_alloc(nbytes);
     } else {
         ptr = cuda::device_malloc(nbytes);
     }
 }
 
 Storage::~Storage() {
-    if (device == Device::CPU) std::free(ptr);
+    if (device == Device::CPU) host_free(ptr, bytes);
     else cuda::device_free(ptr);
 }
 

@@ -97,6 +97,17 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
         for (const auto& p : rep["per_perturbation"])
             EXPECT_EQ(test_pass[p["perturbation"].get<std::string>()], p["cells"].get<int>()) << p["perturbation"];
     }
+    {  // per-perturbation table as CSV: a header and one row per evaluated perturbation
+        std::ifstream pf(dir / "eval" / "per_perturbation.csv");
+        ASSERT_TRUE(pf);
+        std::string header, line;
+        std::getline(pf, header);
+        EXPECT_EQ(header.rfind("perturbation,", 0), 0u) << header;
+        EXPECT_NE(header.find("pearson_delta"), std::string::npos) << header;
+        int rows = 0;
+        while (std::getline(pf, line)) ++rows;
+        EXPECT_EQ(rows, 25);
+    }
     for (const char* f : {"report.md", "ate_scatter.svg", "training_curves.svg", "per_perturbation_pearson_delta.svg"})
         EXPECT_TRUE(fs::exists(dir / "eval" / f)) << f;
 
@@ -129,6 +140,10 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
                      "g = anndata.read_h5ad('" + grn + "/grn_matrices.h5ad'); assert g.n_obs == g.n_vars; "
                      "e = pandas.read_csv('" + grn + "/grn_edges.csv'); "
                      "assert list(e.columns[:4]) == ['source', 'target', 'mask_probability', 'mean_embedding_effect']; "
-                     "assert (e['mask_probability'].diff().dropna() <= 0).all()\"";
+                     "assert (e['mask_probability'].diff().dropna() <= 0).all(); "
+                     "c = pandas.read_csv('" + (dir / "cells.csv").string() + "', index_col=0); "
+                     "assert len(c) == 19763 and set(c['split']) == {'train', 'val', 'test'}, c; "
+                     "pp = pandas.read_csv('" + (dir / "eval" / "per_perturbation.csv").string() + "'); "
+                     "assert len(pp) == 25 and 'pearson_delta' in pp.columns, pp\"";
     EXPECT_EQ(std::system(py.c_str()), 0) << py;
 }

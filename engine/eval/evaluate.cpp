@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -16,6 +17,7 @@
 #include "engine/data/stats.h"
 #include "engine/eval/metrics.h"
 #include "io/atomic_file.h"
+#include "io/progress.h"
 #include "io/svg.h"
 
 namespace gpo::eval {
@@ -169,6 +171,37 @@ json predictor_metrics(const Mat& A_data, const Mat& A_pred, const Groups& g, co
     return j;
 }
 
+// The per-perturbation rows of the report as CSV (pandas.read_csv), one column per key of the first row, in its
+// order; a missing number is an empty field.
+std::string per_perturbation_csv(const json& rows) {
+    std::ostringstream os;
+    if (rows.empty()) return "perturbation\n";
+    std::vector<std::string> keys;
+    for (auto it = rows[0].begin(); it != rows[0].end(); ++it) keys.push_back(it.key());
+    std::stable_partition(keys.begin(), keys.end(), [](const std::string& k) { return k == "perturbation"; });
+    for (size_t i = 0; i < keys.size(); ++i) os << (i ? "," : "") << keys[i];
+    os << "\n";
+    for (const auto& r : rows) {
+        for (size_t i = 0; i < keys.size(); ++i) {
+            const json& v = r.contains(keys[i]) ? r[keys[i]] : json();
+            os << (i ? "," : "");
+            if (v.is_string()) {
+                const std::string t = v.get<std::string>();
+                if (t.find_first_of(",\"\n") == std::string::npos) os << t;
+                else {
+                    os << '"';
+                    for (char c : t) os << (c == '"' ? "\"\"" : std::string(1, c));
+                    os << '"';
+                }
+            }
+            else if (v.is_number_integer()) os << v.get<int64_t>();
+            else if (v.is_number()) os << v.dump();
+        }
+        os << "\n";
+    }
+    return os.str();
+}
+
 std::string fmt(const json& v) {
     if (v.is_null()) return "n/a";
     char b[32];
@@ -212,8 +245,11 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
     dosages.push_back({});  // control, last
     Mat model_sum(P + 1, G, 0.0);
     std::vector<double> f(G);
+    std::unique_ptr<io::Progress> ate_bar;
+    if (verbose) ate_bar = std::make_unique<io::Progress>("evaluate: model ATE");
     for (int64_t done = 0, c = 0; done < particles; done += chunk, ++c) {
         int64_t n = std::min(chunk, particles - done);
+        if (ate_bar) ate_bar->update(done, particles, "particles");
         Tensor x = m.model->generate(m.params, dosages, (int)n, library, true, RngKey{seed, 77}, (uint64_t)c);
         std::vector<double> v = x.to_vector();  // (n, P + 1, G)
         for (int64_t p = 0; p < n; ++p)
@@ -223,6 +259,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
                 for (int64_t k = 0; k < G; ++k) acc[k] += f[k];
             }
     }
+    if (ate_bar) ate_bar->finish_line("evaluate: model ATE from " + std::to_string(particles) + " particles");
     Mat A_model(P, G);
     for (int64_t t = 0; t < P; ++t)
         for (int64_t k = 0; k < G; ++k) A_model.at(t, k) = (model_sum.at(t, k) - model_sum.at(P, k)) / (double)particles;
@@ -282,12 +319,20 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
     const int iw_particles = ec.at("iwelbo_particles").get<int>();
     double iwelbo_sum = 0;
     int64_t iw_cells = 0;
+    int iw_split = data::SPLIT_TEST;
     {
         // Cells per batch so that particles x cells matches a training step's rows.
         int64_t cells_per_batch = std::max<int64_t>(
             8, m.config["train"]["batch_size"].get<int64_t>() * m.config["train"]["particles"].get<int64_t>() / iw_particles);
-        int eval_split = split < 0 ? data::SPLIT_TEST : split;
-        for (const auto& cells : data::epoch_batches(ds, eval_split, cells_per_batch, seed, 0, false)) {
+        // With evaluate.split = all the IWELBO is still a held-out figure: it uses the test split (said in the report).
+        iw_split = split < 0 ? data::SPLIT_TEST : split;
+        const int eval_split = iw_split;
+        const auto iw_batches = data::epoch_batches(ds, eval_split, cells_per_batch, seed, 0, false);
+        std::unique_ptr<io::Progress> iw_bar;
+        if (verbose) iw_bar = std::make_unique<io::Progress>("evaluate: IWELBO");
+        int64_t iw_done = 0;
+        for (const auto& cells : iw_batches) {
+            if (iw_bar) iw_bar->update(iw_done++, (int64_t)iw_batches.size(), "batches");
             models::Batch b = data::make_batch(ds, cells, eval_split, DType::F32, m.device);
             std::vector<double> lw = m.model->log_weights(m.params, b, iw_particles, RngKey{seed, 78}, 0).to_vector();
             const int64_t B = (int64_t)cells.size();
@@ -300,6 +345,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
             }
             iw_cells += B;
         }
+        if (iw_bar) iw_bar->finish_line("evaluate: IWELBO over " + std::to_string(iw_cells) + " cells");
     }
     double iwelbo = iw_cells ? iwelbo_sum / (double)iw_cells : NAN;
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -309,7 +355,8 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
                    {"split", split_name},
                    {"seed", seed},
                    {"cells", {{"control", data.n_control}, {"perturbations", P}}},
-                   {"iwelbo", {{"particles", iw_particles}, {"cells", iw_cells}, {"mean", num(iwelbo)}}},
+                   {"iwelbo", {{"particles", iw_particles}, {"cells", iw_cells}, {"split", data::split_name(iw_split)},
+                               {"mean", num(iwelbo)}}},
                    {"ate", {{"particles", particles}, {"library_size", library}, {"transform", "perturbseq"},
                             {"top_k_de", top_k}, {"qc_pass_cells_only", true}}},
                    {"metrics", {{"model", model_metrics}, {"baselines", baselines}}},
@@ -385,6 +432,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
     for (const auto& fname : figures) md << "![" << fname << "](" << fname << ")\n\n";
     io::write_file_atomic((fs::path(out_dir) / "report.json").string(), report.dump(2) + "\n");
     io::write_file_atomic((fs::path(out_dir) / "report.md").string(), md.str());
+    io::write_file_atomic((fs::path(out_dir) / "per_perturbation.csv").string(), per_perturbation_csv(per_label));
     if (verbose) std::fprintf(stderr, "evaluate: report in %s (%.1f s)\n", out_dir.c_str(), seconds);
     return report;
 }

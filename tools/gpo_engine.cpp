@@ -89,7 +89,9 @@ int main(int argc, char** argv) {
         gpo::cli::Args parsed = gpo::cli::parse_args(cmd->spec, args);
         return cmd->run(parsed);
     } catch (const gpo::Error& e) {
-        std::fprintf(stderr, "gpo-engine %s: error: %s\n", name.c_str(), printable(e.what()).c_str());
+        std::string msg = e.what();
+        if (msg.rfind(name + ": ", 0) == 0) msg = msg.substr(name.size() + 2);  // "train: ..." under "gpo-engine train:"
+        std::fprintf(stderr, "gpo-engine %s: error: %s\n", name.c_str(), printable(msg).c_str());
         if (verbose && !e.where().empty()) std::fprintf(stderr, "  (raised at %s)\n", e.where().c_str());
         return gpo::cli::kExitError;
     } catch (const std::bad_alloc&) {

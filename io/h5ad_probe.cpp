@@ -2,6 +2,7 @@
 #include "io/h5ad_probe.h"
 
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -105,6 +106,7 @@ void h5ad_probe(const std::string& path, const H5adReadOptions& opt, const Probe
     // crash is reported as an error, but any other report (a bug in the engine's own reader) is passed on below.
     FILE* child_err = std::tmpfile();
     std::fflush(nullptr);
+    const pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -112,6 +114,9 @@ void h5ad_probe(const std::string& path, const H5adReadOptions& opt, const Probe
         GPO_FAIL(path << ": cannot fork the read probe: " << std::strerror(errno));
     }
     if (pid == 0) {
+        // The child must not outlive the engine (a parent killed during a hanging read would leave it spinning).
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(5);  // the parent died before the line above took effect
         close(fds[0]);
         if (child_err) dup2(fileno(child_err), 2);
         run_child(fds[1], path, opt, max_bytes);

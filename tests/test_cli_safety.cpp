@@ -6,6 +6,7 @@
 // damaged or foreign checkpoints are refused by every command; grn and evaluate write nothing on bad input.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -429,4 +430,31 @@ TEST(CliInterrupt, SimulateInterruptedLeavesNoTemporaryFile) {
     EXPECT_EQ(wait_status(pid), 128 + SIGINT);
     EXPECT_FALSE(fs::exists(out));
     EXPECT_TRUE(tmp_files_under(dir).empty());
+}
+
+TEST(CliInterrupt, ReadProbeDoesNotOutliveAKilledEngine) {
+    // A read that hangs (a FIFO nobody writes) keeps the probe child waiting; killing the engine must take the
+    // child with it (a fuzzer's timeout once left such a child spinning for an hour).
+    fs::path dir = scratch_dir("probe_orphan");
+    const std::string fifo = (dir / "never.h5ad").string();
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    pid_t pid = spawn_engine(split_words("preprocess --config " + demo_config() + " --set data.path=" + fifo +
+                                         " --set preprocess.cache_dir=" + (dir / "cache").string()),
+                             (dir / "log.txt").string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    kill(pid, SIGKILL);
+    wait_status(pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Any live process whose command line names the FIFO is the orphaned probe (a forked child keeps the cmdline).
+    int alive = 0;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const std::string name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::string cmdline = read_file(e.path() / "cmdline"), stat = read_file(e.path() / "stat");
+        size_t close_paren = stat.rfind(')');
+        bool zombie = close_paren != std::string::npos && stat.size() > close_paren + 2 && stat[close_paren + 2] == 'Z';
+        if (!zombie && cmdline.find(fifo) != std::string::npos) ++alive;
+    }
+    EXPECT_EQ(alive, 0);
+    fs::remove(fifo);
 }

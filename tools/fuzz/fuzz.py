@@ -17,6 +17,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,8 @@ def run(cmd, timeout, env):
     (with its reaped children), from wait4."""
     t0 = time.time()
     with tempfile.TemporaryFile() as log:
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        # Its own process group, so a timeout kills the engine and anything it forked.
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
         timed_out = False
         while True:
             pid, status, usage = os.wait4(p.pid, os.WNOHANG)
@@ -71,7 +73,7 @@ def run(cmd, timeout, env):
                 break
             if time.time() - t0 > timeout:
                 timed_out = True
-                p.kill()
+                os.killpg(p.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(p.pid, 0)
                 break
             time.sleep(0.005)

@@ -1,8 +1,6 @@
 // Tensor storage, views, dtype conversion and host/device copies.
 #include "engine/tensor.h"
 
-#include "engine/host_alloc.h"
-
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -51,14 +49,15 @@ int64_t shape_numel(const Shape& s) {
 
 Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
     if (dev == Device::CPU) {
-        ptr = host_alloc(nbytes);
+        ptr = std::malloc(nbytes ? nbytes : 1);
+        GPO_CHECK(ptr, "out of host memory allocating " << nbytes << " bytes");
     } else {
         ptr = cuda::device_malloc(nbytes);
     }
 }
 
 Storage::~Storage() {
-    if (device == Device::CPU) host_free(ptr, bytes);
+    if (device == Device::CPU) std::free(ptr);
     else cuda::device_free(ptr);
 }
 

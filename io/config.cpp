@@ -174,67 +174,77 @@ struct KeyRule {
 
 constexpr double kInf = 1e300;
 
+// Table rows: integer(path, lo, hi) and real(...) inclusive unless open; above(path, lo): > lo; at_least: >= lo.
+KeyRule integer(const char* p, double lo, double hi) { return {p, Kind::Int, lo, hi, false, false, nullptr}; }
+KeyRule real(const char* p, double lo, double hi, bool lo_open, bool hi_open) {
+    return {p, Kind::Real, lo, hi, lo_open, hi_open, nullptr};
+}
+KeyRule above(const char* p, double lo) { return {p, Kind::Real, lo, kInf, true, false, nullptr}; }
+KeyRule at_least(const char* p, double lo) { return {p, Kind::Real, lo, kInf, false, false, nullptr}; }
+KeyRule one_of(const char* p, const char* choices) { return {p, Kind::Choice, 0, 0, false, false, choices}; }
+KeyRule text(const char* p) { return {p, Kind::Text, 0, 0, false, false, nullptr}; }
+
 const std::vector<KeyRule>& key_rules() {
     static const std::vector<KeyRule> rules = {
-        {"data.perturbation_key", Kind::Text, 0, 0, false, false, nullptr},
-        {"data.control_label", Kind::Text, 0, 0, false, false, nullptr},
-        {"data.combination_delimiter", Kind::Text, 0, 0, false, false, nullptr},
-        {"preprocess.split", Kind::Choice, 0, 0, false, false, "random,heldout_perturbations,heldout_combinations"},
-        {"preprocess.split_seed", Kind::Int, 0, 9.2e18, false, false, nullptr},
-        {"preprocess.qc", Kind::Choice, 0, 0, false, false, "mad,none"},
-        {"preprocess.qc_mad", Kind::Real, 0, kInf, true, false, nullptr},
-        {"preprocess.max_extended_genes", Kind::Int, 0, 1e7, false, false, nullptr},
-        {"preprocess.extended_min_abs_log2fc", Kind::Real, 0, kInf, false, false, nullptr},
-        {"preprocess.extended_max_padj", Kind::Real, 0, 1, true, false, nullptr},
-        {"preprocess.ot_reg", Kind::Real, 0, kInf, true, false, nullptr},
-        {"preprocess.ot_cost_scale", Kind::Real, 0, kInf, true, false, nullptr},
-        {"preprocess.ot_max_iter", Kind::Int, 1, 1e7, false, false, nullptr},
-        {"preprocess.device", Kind::Choice, 0, 0, false, false, "auto,cpu,cuda"},
-        {"preprocess.cf_max_cells", Kind::Int, 1, 1e7, false, false, nullptr},
-        {"model.type", Kind::Choice, 0, 0, false, false, "gpo_vae,sams_vae,cpa_vae,conditional_vae"},
-        {"model.inference", Kind::Choice, 0, 0, false, false, "mean_field,correlated_z,correlated_e,correlated"},
-        {"model.n_latent", Kind::Int, 1, 1e5, false, false, nullptr},
-        {"model.basal_encoder.n_layers", Kind::Int, 1, 64, false, false, nullptr},
-        {"model.basal_encoder.hidden", Kind::Int, 1, 1e6, false, false, nullptr},
-        {"model.embedding_encoder.n_layers", Kind::Int, 1, 64, false, false, nullptr},
-        {"model.embedding_encoder.hidden", Kind::Int, 1, 1e6, false, false, nullptr},
-        {"model.qc_encoder.n_layers", Kind::Int, 1, 64, false, false, nullptr},
-        {"model.qc_encoder.hidden", Kind::Int, 1, 1e6, false, false, nullptr},
-        {"model.decoder.n_layers", Kind::Int, 1, 64, false, false, nullptr},
-        {"model.decoder.hidden", Kind::Int, 1, 1e6, false, false, nullptr},
-        {"model.mask_prior", Kind::Real, 0, 1, true, true, nullptr},
-        {"model.mask_init", Kind::Real, -50, 50, false, false, nullptr},
-        {"model.embedding_prior_scale", Kind::Real, 0, kInf, true, false, nullptr},
-        {"model.mask_temperature", Kind::Real, 0, kInf, true, false, nullptr},
-        {"model.cf_beta", Kind::Real, 0, kInf, false, false, nullptr},
-        {"model.cf_term", Kind::Choice, 0, 0, false, false, "reference,kl"},
-        {"model.qc_alpha", Kind::Choice, 0, 0, false, false, "batch,global"},
+        text("data.perturbation_key"),
+        text("data.control_label"),
+        text("data.combination_delimiter"),
+        one_of("preprocess.split", "random,heldout_perturbations,heldout_combinations"),
+        integer("preprocess.split_seed", 0, 9.2e18),
+        one_of("preprocess.qc", "mad,none"),
+        above("preprocess.qc_mad", 0),
+        integer("preprocess.max_extended_genes", 0, 1e7),
+        at_least("preprocess.extended_min_abs_log2fc", 0),
+        real("preprocess.extended_max_padj", 0, 1, true, false),
+        above("preprocess.ot_reg", 0),
+        above("preprocess.ot_cost_scale", 0),
+        integer("preprocess.ot_max_iter", 1, 1e7),
+        one_of("preprocess.device", "auto,cpu,cuda"),
+        integer("preprocess.cf_max_cells", 1, 1e7),
+        one_of("model.type", "gpo_vae,sams_vae,cpa_vae,conditional_vae"),
+        one_of("model.inference", "mean_field,correlated_z,correlated_e,correlated"),
+        integer("model.n_latent", 1, 1e5),
+        integer("model.basal_encoder.n_layers", 1, 64),
+        integer("model.basal_encoder.hidden", 1, 1e6),
+        integer("model.embedding_encoder.n_layers", 1, 64),
+        integer("model.embedding_encoder.hidden", 1, 1e6),
+        integer("model.qc_encoder.n_layers", 1, 64),
+        integer("model.qc_encoder.hidden", 1, 1e6),
+        integer("model.decoder.n_layers", 1, 64),
+        integer("model.decoder.hidden", 1, 1e6),
+        real("model.mask_prior", 0, 1, true, true),
+        real("model.mask_init", -50, 50, false, false),
+        above("model.embedding_prior_scale", 0),
+        above("model.mask_temperature", 0),
+        at_least("model.cf_beta", 0),
+        one_of("model.cf_term", "reference,kl"),
+        one_of("model.qc_alpha", "batch,global"),
         // K-hop propagation repeats a T x T product K times; the reference uses 5, beyond ~100 it only costs time.
-        {"model.grn_hops", Kind::Int, 0, 100, false, false, nullptr},
-        {"model.fc_criteria", Kind::Real, 0, kInf, false, false, nullptr},
-        {"model.gloss_coeff", Kind::Real, 0, kInf, false, false, nullptr},
-        {"model.sparsity_coeff", Kind::Real, 0, kInf, false, false, nullptr},
-        {"train.seed", Kind::Int, 0, 9.2e18, false, false, nullptr},
-        {"train.device", Kind::Choice, 0, 0, false, false, "auto,cpu,cuda"},
-        {"train.objective", Kind::Choice, 0, 0, false, false, "elbo,iwelbo"},
-        {"train.batch_size", Kind::Int, 1, 1e7, false, false, nullptr},
-        {"train.particles", Kind::Int, 1, 1e4, false, false, nullptr},
-        {"train.lr", Kind::Real, 0, 10, true, false, nullptr},
-        {"train.weight_decay", Kind::Real, 0, kInf, false, false, nullptr},
+        integer("model.grn_hops", 0, 100),
+        at_least("model.fc_criteria", 0),
+        at_least("model.gloss_coeff", 0),
+        at_least("model.sparsity_coeff", 0),
+        integer("train.seed", 0, 9.2e18),
+        one_of("train.device", "auto,cpu,cuda"),
+        one_of("train.objective", "elbo,iwelbo"),
+        integer("train.batch_size", 1, 1e7),
+        integer("train.particles", 1, 1e4),
+        real("train.lr", 0, 10, true, false),
+        at_least("train.weight_decay", 0),
         // Global-norm clipping threshold: 0 would freeze training and a negative value flips every gradient.
-        {"train.clip_norm", Kind::Real, 0, kInf, true, false, nullptr},
-        {"train.max_epochs", Kind::Int, 1, 1e9, false, false, nullptr},
-        {"train.patience", Kind::Int, 1, 1e9, false, false, nullptr},
-        {"train.log_every_steps", Kind::Int, 1, 1e9, false, false, nullptr},
-        {"train.checkpoint_every_steps", Kind::Int, 0, 1e12, false, false, nullptr},
-        {"train.checkpoint_every_seconds", Kind::Real, 0, kInf, false, false, nullptr},
-        {"evaluate.split", Kind::Choice, 0, 0, false, false, "train,val,test,all"},
-        {"evaluate.iwelbo_particles", Kind::Int, 1, 1e6, false, false, nullptr},
-        {"evaluate.ate_particles", Kind::Int, 1, 1e7, false, false, nullptr},
-        {"evaluate.ate_library_size", Kind::Real, 0, kInf, true, false, nullptr},
-        {"evaluate.ate_batch", Kind::Int, 1, 1e7, false, false, nullptr},
-        {"evaluate.top_k_de", Kind::Int, 1, 1e7, false, false, nullptr},
-        {"evaluate.grn_threshold", Kind::Real, 0, 1, false, false, nullptr},
+        above("train.clip_norm", 0),
+        integer("train.max_epochs", 1, 1e9),
+        integer("train.patience", 1, 1e9),
+        integer("train.log_every_steps", 1, 1e9),
+        integer("train.checkpoint_every_steps", 0, 1e12),
+        at_least("train.checkpoint_every_seconds", 0),
+        one_of("evaluate.split", "train,val,test,all"),
+        integer("evaluate.iwelbo_particles", 1, 1e6),
+        integer("evaluate.ate_particles", 1, 1e7),
+        above("evaluate.ate_library_size", 0),
+        integer("evaluate.ate_batch", 1, 1e7),
+        integer("evaluate.top_k_de", 1, 1e7),
+        real("evaluate.grn_threshold", 0, 1, false, false),
     };
     return rules;
 }
@@ -281,12 +291,11 @@ void check_rule(const json& cfg, const KeyRule& r) {
         }
         case Kind::Int:
         case Kind::Real: {
-            bool is_int = v.is_number_integer();
-            GPO_CHECK(r.kind == Kind::Real ? v.is_number() : is_int,
-                      r.path << ": expected " << (r.kind == Kind::Int ? "an integer" : "a number") << " "
-                             << range_text(r) << ", got " << v.dump());
-            double x = v.is_number_unsigned() ? (double)v.get<uint64_t>() : v.get<double>();
-            bool ok = std::isfinite(x) && (r.lo_open ? x > r.lo : x >= r.lo) && (r.hi_open ? x < r.hi : x <= r.hi);
+            bool ok = r.kind == Kind::Real ? v.is_number() : v.is_number_integer();
+            if (ok) {
+                double x = v.is_number_unsigned() ? (double)v.get<uint64_t>() : v.get<double>();
+                ok = std::isfinite(x) && (r.lo_open ? x > r.lo : x >= r.lo) && (r.hi_open ? x < r.hi : x <= r.hi);
+            }
             GPO_CHECK(ok, r.path << ": expected " << (r.kind == Kind::Int ? "an integer" : "a number") << " "
                                  << range_text(r) << ", got " << v.dump());
             return;

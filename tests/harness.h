@@ -11,7 +11,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -100,6 +102,12 @@ inline void expect_grad_matches(const std::string& name, const GraphFn& build, s
         EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << inputs[i].numel() << " gradient entries of input "
                           << i << " differ";
     }
+}
+
+// The whole content of a file, as bytes ("" when it cannot be read).
+inline std::string file_bytes(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
 // The message of the gpo::Error thrown by f, or "" when f does not throw one.

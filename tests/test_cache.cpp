@@ -102,11 +102,7 @@ TEST(Cache, DamagedCacheIsRebuiltNotUsedNotFatal) {
     data::Dataset good = data::load_dataset(cfg_with(), &info, dir);
     const std::string key = data::cache_key(cfg_with());
     // Four bytes in the middle of the payload (inside the counts): the checksum no longer matches.
-    std::string bytes;
-    {
-        std::ifstream f(info.cache_file, std::ios::binary);
-        bytes.assign(std::istreambuf_iterator<char>(f), {});
-    }
+    std::string bytes = gpo::test::file_bytes(info.cache_file);
     for (int i = 0; i < 4; ++i) bytes[bytes.size() / 2 + i] = (char)0xff;
     std::ofstream(info.cache_file, std::ios::binary | std::ios::trunc) << bytes;
     data::Dataset ds;

@@ -37,12 +37,7 @@ std::string tmp_path(const std::string& name) {
     return p;
 }
 
-std::string read_all(const std::string& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+std::string read_all(const std::string& p) { return test::file_bytes(p); }
 
 void write_all(const std::string& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
 
@@ -487,11 +482,7 @@ TEST(CheckpointIntegrity, FlippedBitInTensorDataIsRefused) {
     std::string p = tmp_path("bitflip.safetensors");
     io::checkpoint_save(p, a.ps, a.adam.get(), a.meta);
     // Flip one bit in the last byte of the file (inside the Adam state, the last tensor).
-    std::string bytes;
-    {
-        std::ifstream f(p, std::ios::binary);
-        bytes.assign(std::istreambuf_iterator<char>(f), {});
-    }
+    std::string bytes = read_all(p);
     bytes[bytes.size() - 2] ^= 0x01;
     write_all(p, bytes);
     Fixture b(DType::F32);

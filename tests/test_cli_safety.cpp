@@ -19,16 +19,14 @@
 #include <thread>
 
 #include "tests/cli_harness.h"
+#include "tests/harness.h"
 
 namespace fs = std::filesystem;
 using namespace gpo::test;
 
 namespace {
 
-std::string read_file(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-}
+std::string read_file(const fs::path& p) { return file_bytes(p.string()); }
 
 std::vector<std::string> tmp_files_under(const fs::path& dir) {
     std::vector<std::string> out;

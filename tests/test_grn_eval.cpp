@@ -374,11 +374,7 @@ TEST(GrnEvalEdges, TruncatedGzipIsAnErrorAtEveryCutPoint) {
         ASSERT_EQ(gzclose(g), Z_OK);
     }
     EXPECT_EQ(io::read_edge_list(whole, {}).edges.size(), 3000u);
-    std::string bytes;
-    {
-        std::ifstream f(whole, std::ios::binary);
-        bytes.assign(std::istreambuf_iterator<char>(f), {});
-    }
+    const std::string bytes = gpo::test::file_bytes(whole);
     const std::string cut = (std::filesystem::path(GPO_BINARY_DIR) / "edges_cut.tsv.gz").string();
     for (double frac : {0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 0.99}) {
         size_t n = (size_t)(frac * (double)bytes.size());

@@ -17,6 +17,7 @@
 #include "engine/check.h"
 #include "io/h5ad.h"
 #include "io/h5ad_probe.h"
+#include "tests/harness.h"
 
 namespace fs = std::filesystem;
 using gpo::io::AnnData;
@@ -495,11 +496,7 @@ TEST(H5adWrite, LargeDenseReadInRowBlocks) {
 TEST(H5adProbe, LibraryCrashOnACorruptFileBecomesAnErrorNamingTheField) {
     // One flipped bit (byte 15830, bit 6) of an anndata-written fixture makes libhdf5 1.10 dereference garbage while
     // reading X's attributes. Found by tools/fuzz/fuzz.py; the position is specific to this fixture file.
-    std::string bytes;
-    {
-        std::ifstream f(fixture("csr_int32.h5ad"), std::ios::binary);
-        bytes.assign(std::istreambuf_iterator<char>(f), {});
-    }
+    std::string bytes = gpo::test::file_bytes(fixture("csr_int32.h5ad"));
     ASSERT_GT(bytes.size(), 15830u);
     bytes[15830] ^= (char)(1 << 6);
     const std::string mutant = (fs::path(GPO_BINARY_DIR) / "probe_crash.h5ad").string();

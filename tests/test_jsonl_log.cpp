@@ -14,12 +14,7 @@ namespace fs = std::filesystem;
 using gpo::io::JsonlLog;
 using gpo::test::error_of;
 
-namespace {
-std::string read_all(const std::string& p) {
-    std::ifstream f(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-}
-}  // namespace
+using gpo::test::file_bytes;
 
 TEST(JsonlLog, ReopenDropsTornLineAndRejectedLines) {
     const std::string p = (fs::path(GPO_BINARY_DIR) / "jsonl_repair.jsonl").string();
@@ -31,7 +26,7 @@ TEST(JsonlLog, ReopenDropsTornLineAndRejectedLines) {
         EXPECT_EQ(log.dropped_lines(), 1);  // the torn line
         log.write({{"type", "step"}, {"step", 3}});
     }
-    EXPECT_EQ(read_all(p), "{\"type\":\"step\",\"step\":1}\n{\"type\":\"step\",\"step\":2}\n{\"type\":\"epoch\",\"epoch\":1}\n"
+    EXPECT_EQ(file_bytes(p), "{\"type\":\"step\",\"step\":1}\n{\"type\":\"step\",\"step\":2}\n{\"type\":\"epoch\",\"epoch\":1}\n"
                            "{\"step\":3,\"type\":\"step\"}\n");
 }
 
@@ -55,7 +50,7 @@ TEST(JsonlLog, FailedWriteIsAnErrorAndCutsBackToTheLastWholeLine) {
     std::signal(SIGXFSZ, old_handler);
     EXPECT_NE(msg.find(p), std::string::npos) << msg;
     EXPECT_NE(msg.find("write failed"), std::string::npos) << msg;
-    const std::string text = read_all(p);
+    const std::string text = file_bytes(p);
     ASSERT_FALSE(text.empty());
     EXPECT_EQ(text.back(), '\n');  // no torn last line
     EXPECT_LE(text.size(), 4096u);

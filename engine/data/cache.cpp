@@ -153,18 +153,15 @@ void dataset_save(const Dataset& ds, const std::string& path, const std::string&
 bool dataset_load(const std::string& path, const std::string& key, Dataset& out) {
     io::BinaryReader r(path);
     if (!r.is_open()) return false;
-    {  // A cheap look at the header first: another version or key is not an error, just not this cache.
-        io::BinaryReader head(path);
-        try {
-            if (head.str() != kMagic || head.pod<uint32_t>() != kVersion || head.str() != key) return false;
-        } catch (const Error&) {
-            return false;  // too short to be a cache of this key
-        }
+    // A cheap look at the header first: another version or key is not an error, just not this cache.
+    auto header_matches = [&] { return r.str() == kMagic && r.pod<uint32_t>() == kVersion && r.str() == key; };
+    try {
+        if (!header_matches()) return false;
+    } catch (const Error&) {
+        return false;  // too short to be a cache of this key
     }
-    r.verify_checksum();
-    r.str();
-    r.pod<uint32_t>();
-    r.str();
+    r.verify_checksum();  // rewinds: the header is read again below, now as verified data
+    header_matches();
     Dataset ds;
     ds.source = r.str();
     ds.control_label = r.str();

@@ -5,6 +5,7 @@
 
 #include "engine/check.h"
 #include "io/atomic_file.h"
+#include "io/csv.h"
 #include "io/hash.h"
 
 #include <sstream>
@@ -121,17 +122,8 @@ void validate_dataset(const Dataset& ds, const std::string& what) {
     GPO_CHECK(std::isfinite(ds.normalize_target) && ds.normalize_target > 0, what << ": corrupt normalisation target");
 }
 
-namespace {
-// A CSV field: quoted (with doubled quotes) when it holds a comma, a quote or a line break.
-std::string csv_field(const std::string& v) {
-    if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
-    std::string out = "\"";
-    for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-}  // namespace
-
 void write_cell_table(const Dataset& ds, const std::string& path) {
+    using io::csv_field;
     std::ostringstream os;
     os << "obs_name,label,split,qc_fail,matched_control,has_counterfactual\n";
     for (int64_t n = 0; n < ds.N; ++n) {

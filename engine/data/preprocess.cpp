@@ -72,7 +72,8 @@ struct LabelRules {
     std::string delim;
 };
 
-// The perturbed parts of `label` (empty for a control cell), control parts removed; throws on an empty part.
+// The perturbed genes of `label`, sorted and distinct (empty for a control cell), control parts removed; throws on
+// an empty part. Sorting makes "B+A" and "A+B" one combination.
 std::vector<std::string> perturbed_parts(const std::string& label, const LabelRules& r, const std::string& where) {
     if (r.control.count(label)) return {};
     std::vector<std::string> parts;
@@ -81,7 +82,16 @@ std::vector<std::string> perturbed_parts(const std::string& label, const LabelRu
                                     << "')");
         if (!r.control_parts.count(p)) parts.push_back(std::move(p));
     }
+    std::sort(parts.begin(), parts.end());
+    parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
     return parts;
+}
+
+// The canonical label of perturbed parts: "A+ctrl" -> "A", "B+A" -> "A+B".
+std::string join_parts(const std::vector<std::string>& parts, const std::string& delim) {
+    std::string out;
+    for (const std::string& p : parts) out += (out.empty() ? "" : delim) + p;
+    return out;
 }
 
 // Split of each kept cell from an obs column (CPA's split_key): train, val/valid/validation, test/ood.
@@ -224,15 +234,8 @@ Dataset preprocess_dataset(const json& cfg) {
             ++n_control;
             continue;
         }
-        // Canonical label: control parts dropped, genes sorted ("A+ctrl" -> "A", "B+A" -> "A+B": one combination).
-        std::sort(parts[n].begin(), parts[n].end());
-        parts[n].erase(std::unique(parts[n].begin(), parts[n].end()), parts[n].end());
-        std::string canonical;
-        for (const std::string& p : parts[n]) {
-            canonical += (canonical.empty() ? "" : delim) + p;
-            perturbed.insert(p);
-        }
-        ds.labels.push_back(canonical);
+        perturbed.insert(parts[n].begin(), parts[n].end());
+        ds.labels.push_back(join_parts(parts[n], delim));
     }
     GPO_CHECK(n_control > 0, file << ": obs column '" << pert_key << "' has no cell labelled '" << ds.control_label
                                   << "' (data.control_label; labels are matched exactly, add others to "
@@ -439,11 +442,7 @@ Dataset preprocess_dataset(const json& cfg) {
         GPO_CHECK(!heldout.empty(), "preprocess.heldout: split '" << mode << "' needs the held-out labels");
         std::set<std::string> held;  // in canonical form, so "B+A" and "A+ctrl" name what the data calls "A+B", "A"
         for (const std::string& h : heldout) {
-            std::vector<std::string> hp = perturbed_parts(h, rules, "preprocess.heldout");
-            std::sort(hp.begin(), hp.end());
-            hp.erase(std::unique(hp.begin(), hp.end()), hp.end());
-            std::string c;
-            for (const std::string& p : hp) c += (c.empty() ? "" : delim) + p;
+            const std::string c = join_parts(perturbed_parts(h, rules, "preprocess.heldout"), delim);
             GPO_CHECK(!c.empty(), "preprocess.heldout: '" << h << "' names the control, not a perturbation");
             held.insert(c);
         }

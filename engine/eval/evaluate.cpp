@@ -17,6 +17,7 @@
 #include "engine/data/stats.h"
 #include "engine/eval/metrics.h"
 #include "io/atomic_file.h"
+#include "io/csv.h"
 #include "io/progress.h"
 #include "io/svg.h"
 
@@ -185,15 +186,7 @@ std::string per_perturbation_csv(const json& rows) {
         for (size_t i = 0; i < keys.size(); ++i) {
             const json& v = r.contains(keys[i]) ? r[keys[i]] : json();
             os << (i ? "," : "");
-            if (v.is_string()) {
-                const std::string t = v.get<std::string>();
-                if (t.find_first_of(",\"\n") == std::string::npos) os << t;
-                else {
-                    os << '"';
-                    for (char c : t) os << (c == '"' ? "\"\"" : std::string(1, c));
-                    os << '"';
-                }
-            }
+            if (v.is_string()) os << io::csv_field(v.get<std::string>());
             else if (v.is_number_integer()) os << v.get<int64_t>();
             else if (v.is_number()) os << v.dump();
         }

@@ -183,6 +183,13 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
         m.dataset_identity = identity;
         io::checkpoint_save(path, ps, &adam, m);
     };
+    auto finish = [&]() {  // the result, from the loop state
+        res.epochs = st.epoch;
+        res.steps = st.step;
+        res.best_val_loss = st.best;
+        res.first_val_loss = st.first_val_loss;
+        return res;
+    };
     using clock = std::chrono::steady_clock;
     auto last_save = clock::now();
 
@@ -228,10 +235,7 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
                 res.signal = (int)g_stop_signal;
                 if (!opt.quiet && g_stop_signal)
                     bar.finish_line("interrupted: checkpoint written to " + files.last + " (resume with --resume)");
-                res.epochs = st.epoch;
-                res.steps = st.step;
-                res.best_val_loss = st.best;
-                return res;
+                return finish();
             }
             const bool by_steps = ckpt_every_steps > 0 && st.step % ckpt_every_steps == 0;
             const bool by_time = ckpt_every_seconds > 0 &&
@@ -249,7 +253,6 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
         st.epoch_loss = 0;
         st.epoch_cells = 0;
         if (st.first_val_loss == 0) st.first_val_loss = val;
-        res.first_val_loss = st.first_val_loss;
         res.last_val_loss = val;
         const bool improved = val < st.best;
         if (improved) {
@@ -282,11 +285,7 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
             break;
         }
     }
-    res.epochs = st.epoch;
-    res.steps = st.step;
-    res.best_val_loss = st.best;
-    res.first_val_loss = st.first_val_loss;
-    return res;
+    return finish();
 }
 
 }  // namespace gpo::train

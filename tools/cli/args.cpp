@@ -41,21 +41,9 @@ static std::string range_text(double lo, double hi, bool integer) {
     return os.str();
 }
 
-// Prints text for an error message: printable ASCII as is, anything else as \xNN, at most 80 characters.
-static std::string printable(const std::string& s) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (out.size() > 80) return out + "...";
-        if (c >= 32 && c < 127) {
-            out += (char)c;
-        } else {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        }
-    }
-    return out;
-}
+// A value quoted in an error message, at most 80 bytes (tools/gpo_engine.cpp escapes unprintable bytes of every
+// message it prints).
+static std::string shortened(const std::string& s) { return s.size() > 80 ? s.substr(0, 80) + "..." : s; }
 
 int64_t parse_int(const std::string& text, const std::string& what, int64_t lo, int64_t hi) {
     const std::string expected = "an integer " + range_text((double)lo, (double)hi, true);
@@ -63,7 +51,7 @@ int64_t parse_int(const std::string& text, const std::string& what, int64_t lo, 
     char* end = nullptr;
     long long v = text.empty() ? 0 : std::strtoll(text.c_str(), &end, 10);
     GPO_CHECK(!text.empty() && end && *end == '\0' && errno != ERANGE && !std::isspace((unsigned char)text[0]),
-              what << " expects " << expected << ", got '" << printable(text) << "'");
+              what << " expects " << expected << ", got '" << shortened(text) << "'");
     GPO_CHECK(v >= lo && v <= hi, what << " expects " << expected << ", got " << v);
     return (int64_t)v;
 }
@@ -75,7 +63,7 @@ double parse_real(const std::string& text, const std::string& what, double lo, d
     double v = text.empty() ? 0 : std::strtod(text.c_str(), &end);
     GPO_CHECK(!text.empty() && end && *end == '\0' && errno != ERANGE && std::isfinite(v) &&
                   !std::isspace((unsigned char)text[0]),
-              what << " expects " << expected << ", got '" << printable(text) << "'");
+              what << " expects " << expected << ", got '" << shortened(text) << "'");
     GPO_CHECK(v >= lo && v <= hi, what << " expects " << expected << ", got " << v);
     return v;
 }
@@ -108,7 +96,7 @@ std::string Args::get_choice(const std::string& name, const std::vector<std::str
         if (v == c) return v;
         list += (list.empty() ? "" : "|") + c;
     }
-    GPO_FAIL(command << ": --" << name << " expects one of " << list << ", got '" << printable(v) << "'");
+    GPO_FAIL(command << ": --" << name << " expects one of " << list << ", got '" << shortened(v) << "'");
 }
 
 bool help_requested(const std::vector<std::string>& argv) {
@@ -122,7 +110,7 @@ Args parse_args(const CommandSpec& spec, const std::vector<std::string>& argv) {
     a.command = spec.name;
     for (size_t i = 0; i < argv.size(); ++i) {
         const std::string& s = argv[i];
-        GPO_CHECK(s.rfind("--", 0) == 0 && s.size() > 2, spec.name << ": unexpected argument '" << printable(s)
+        GPO_CHECK(s.rfind("--", 0) == 0 && s.size() > 2, spec.name << ": unexpected argument '" << shortened(s)
                                                                      << "' (options start with --; see gpo-engine "
                                                                      << spec.name << " --help)");
         std::string name = s.substr(2), value;
@@ -137,7 +125,7 @@ Args parse_args(const CommandSpec& spec, const std::vector<std::string>& argv) {
             name = name.substr(0, eq);
         }
         const Option* opt = find_option(spec, name);
-        GPO_CHECK(opt, spec.name << ": unknown option '--" << printable(name) << "' (see gpo-engine " << spec.name
+        GPO_CHECK(opt, spec.name << ": unknown option '--" << shortened(name) << "' (see gpo-engine " << spec.name
                                  << " --help for the options it takes)");
         if (opt->value.empty()) {
             GPO_CHECK(!inline_value, spec.name << ": option --" << name << " takes no value");

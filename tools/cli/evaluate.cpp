@@ -39,7 +39,6 @@ int cmd_predict(const Args& a) {
     std::stringstream ss(a.get("perturbations"));
     for (std::string l; std::getline(ss, l, ',');)
         if (!l.empty()) o.labels.push_back(l);
-    GPO_CHECK(!o.labels.empty(), "predict: --perturbations names no perturbation (e.g. \"IRF1,IRF1+JAK2\")");
     o.sampled_cells = (int)a.get_int("cells", 0, 10000000, o.sampled_cells);
     o.particles = (int)a.get_int("particles", 1, 1000000, o.particles);
     o.library = a.get_real("library", 1e-6, 1e12, o.library);

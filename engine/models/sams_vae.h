@@ -34,6 +34,9 @@ class SamsVae : public Model {
     LossTerms loss(Tape& tape, const ParamStore& ps, const Batch& batch, RngKey key, uint64_t step) const override;
     Tensor generate(const ParamStore& ps, const std::vector<std::vector<int>>& dosages, int particles,
                     double library, bool sample_counts, RngKey key, uint64_t step) const override;
+    Tensor sample_counts(const ParamStore& ps, const Tensor& mean, RngKey key, uint64_t step) const override {
+        return sample_gamma_poisson(mean, ps.value(phi_), key, step);
+    }
     // (particles, B): sum_g log p(x | z) + log N(z_b; 0, I) - log q(z_b), same noise streams as loss() at `step`.
     Tensor log_weights(const ParamStore& ps, const Batch& batch, int particles, RngKey key,
                        uint64_t step) const override;

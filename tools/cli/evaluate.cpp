@@ -39,13 +39,22 @@ int cmd_predict(const Args& a) {
     std::stringstream ss(a.get("perturbations"));
     for (std::string l; std::getline(ss, l, ',');)
         if (!l.empty()) o.labels.push_back(l);
-    o.sampled_cells = (int)a.get_int("cells", 0, 10000000, o.sampled_cells);
+    o.cells = (int)a.get_int("cells", 1, 10000000, o.cells);
     o.particles = (int)a.get_int("particles", 1, 1000000, o.particles);
-    o.library = a.get_real("library", 1e-6, 1e12, o.library);
+    std::string from = a.get_choice("library-from", {"condition", "control"}, "condition");
+    o.library_from = from == "control" ? eval::LibrarySource::Control : eval::LibrarySource::Condition;
+    if (a.has("library")) {
+        GPO_CHECK(!a.has("library-from"), "predict: give either --library L (one size for every cell) or "
+                                          "--library-from, not both");
+        o.library = a.get_real("library", 1e-6, 1e12, o.library);
+        o.library_from = eval::LibrarySource::Fixed;
+    }
+    o.means_path = a.get("means", "");
     o.seed = (uint64_t)a.get_int("seed", 0, INT64_MAX, 0);
     auto m = load(a, "predict");
-    eval::predict_to_h5ad(*m, o, a.get("out"));
-    std::fprintf(stderr, "predict: wrote %s\n", a.get("out").c_str());
+    eval::predict_to_h5ad(*m, o, a.get("out"), true);
+    std::fprintf(stderr, "predict: wrote %s%s\n", a.get("out").c_str(),
+                 o.means_path.empty() ? "" : (" and " + o.means_path).c_str());
     return 0;
 }
 

@@ -11,7 +11,7 @@
 
 namespace gpo::io {
 
-// The one place defaults live. Values are the reference configs' (gpo_vae_reference.md §5, Adamson column where
+// The one place defaults live. Values are the reference configs' (docs/model.md §5, Adamson column where
 // datasets differ); null means "not set" (an optional string).
 json config_defaults() {
     return json::parse(R"({

@@ -1,6 +1,6 @@
 // Run configuration: one JSON document with sections data, preprocess, model, train, evaluate.
 // Every key has its default in one place (config_defaults() in config.cpp, the reference values of
-// gpo_vae_reference.md §5). A user file is merged onto the defaults: an unknown key is an error naming its path
+// docs/model.md §5). A user file is merged onto the defaults: an unknown key is an error naming its path
 // ("model.decoder.hiden: unknown key"), and a value of the wrong JSON type is an error naming the expected type.
 // `--set section.key=value` overrides apply after the file (value parsed as JSON, else taken as a string).
 #pragma once

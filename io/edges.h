@@ -1,4 +1,4 @@
-// Reading reference gene networks for the biological GRN evaluation (DESIGN D11): delimited edge lists (TSV or
+// Reading reference gene networks for the biological GRN evaluation (docs/model.md D11): delimited edge lists (TSV or
 // CSV, optional header, source/target columns by name or index, directed or undirected, plain or gzip) such as
 // TRRUST and STRING, and protein-complex tables (CORUM) turned into undirected member pairs.
 #pragma once

@@ -149,7 +149,7 @@ TEST(CliValues, BadNumbersAndChoicesAreRefusedNamingTheOption) {
     const std::vector<std::pair<std::string, std::string>> cases = {
         {pred + " --cells abc", "--cells expects an integer"},
         {pred + " --particles 5x", "--particles expects an integer"},
-        {pred + " --cells -5", "--cells expects an integer in [0, 10000000], got -5"},
+        {pred + " --cells -5", "--cells expects an integer in [1, 10000000], got -5"},
         {pred + " --library -5", "--library expects a number"},
         {pred + " --seed 1.5", "--seed expects an integer"},
         {pred + " --cells 99999999999999999999999", "--cells expects an integer"},

@@ -376,7 +376,7 @@ Var nb_graph(Tape& t, const std::vector<Var>& v, const NbInputs& in) {
 
 }  // namespace
 
-// Forward against the NB pmf in its mean form (reference §2, second line) with a plain softmax, and, where the
+// Forward against the NB pmf in its mean form (docs/model.md §2, second line) with a plain softmax, and, where the
 // clamp is active, the rate form with r = 1e-6.
 TEST(GradDistributionsNb, ValueMatchesDirectFormula) {
     for (bool mixed : {false, true}) {

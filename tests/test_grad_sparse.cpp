@@ -221,7 +221,7 @@ TEST(GradSparse, L1LossMeanGradientIsSignOverNAndZeroAtTies) {
     EXPECT_EQ(g, (std::vector<double>{0.25, -0.25, 0.0, -0.25}));  // sign / n, exact in binary
 }
 
-// The whole GRN-aligned loss of reference §4.4 as the model composes it: S rows of the present perturbations,
+// The whole GRN-aligned loss of docs/model.md §4.4 as the model composes it: S rows of the present perturbations,
 // d S per cell (combinations add), then mean |d S - (delta - tau)|. Finite differences w.r.t. A in double.
 TEST(GradSparse, GrnLossCompositionGradient) {
     const int T = 5;

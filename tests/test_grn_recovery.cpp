@@ -59,7 +59,7 @@ std::vector<std::string> sim_overrides() {
 }
 
 // The run config: a tiny model (hidden 32, latent 8, 1 particle) and a fixed schedule (150 Adam steps of 256 cells
-// at lr 3e-3, ~13 epochs). The GRN loss (reference §4.4) regresses row S_t of the K-hop score (S = A + A^2/T + ...
+// at lr 3e-3, ~13 epochs). The GRN loss (docs/model.md §4.4) regresses row S_t of the K-hop score (S = A + A^2/T + ...
 // + A^6/T^5, A = W, model.grn_hops = 5 as in the reference) onto |Δ| - τ for cells perturbed at t; under the L1
 // loss the fit is the median over those cells, so S_tj > 0 (and, S being dominated by A, an edge probability
 // above 1/2) where the median |Δ_j| exceeds τ. The ranking scored by the AUROC follows the medians and depends

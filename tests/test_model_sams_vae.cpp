@@ -470,7 +470,7 @@ TEST(ModelSamsVae, ConfigFilesLoad) {
     const std::string dir = std::string(GPO_SOURCE_DIR) + "/data/configs/";
     for (const char* t : {"sams_vae", "cpa_vae", "conditional_vae"})
         EXPECT_EQ(io::config_load(dir + t + "_demo.json")["model"]["type"].get<std::string>(), t);
-    // gpo_vae_reference.md §5 table values that differ between the datasets.
+    // docs/model.md §5 table values that differ between the datasets.
     json a = io::config_load(dir + "gpo_vae_adamson.json"), k = io::config_load(dir + "gpo_vae_replogle_k562.json"),
          r = io::config_load(dir + "gpo_vae_replogle_rpe1.json");
     EXPECT_EQ(a["model"]["n_latent"], 100);

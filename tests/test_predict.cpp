@@ -23,10 +23,12 @@ namespace {
 
 const std::string kData = std::string(GPO_SOURCE_DIR) + "/data/papalexi2021_thp1_eccite.h5ad";
 
-// One tiny model for every test here, IRF1 held out (its cells form the test split), trained once.
+// A tiny model with IRF1 held out (its cells form the test split), trained once per test process. ctest runs each
+// test in its own process, possibly at the same time as the others, so the run folder is the test's own.
 const std::string& checkpoint() {
     static const std::string ckpt = [] {
-        fs::path dir = gpo::test::scratch_dir("predict_run");
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        fs::path dir = gpo::test::scratch_dir(std::string("predict_run_") + info->name());
         gpo::test::CliResult r = run_engine("train --config " + gpo::test::demo_config() + " --out " + (dir / "run").string() +
                                             " --device cpu" + gpo::test::tiny_sets() +
                                             " --set preprocess.split=heldout_perturbations"

@@ -1,4 +1,4 @@
-// The preprocessed dataset every subcommand works from (reference §1 and §6, DESIGN D1, D3, D6-D8): raw counts
+// The preprocessed dataset every subcommand works from (docs/model.md §1 and §6, docs/model.md D1, D3, D6-D8): raw counts
 // kept sparse, the treatment axis (perturbed genes, then extended genes), per-cell treatments, QC flags, splits,
 // train-split normalisation statistics, OT-matched controls, counterfactual profiles (sparse) and plate counts.
 // ΔX rows are derived per batch from the counts and the matched control (delta_row), never stored densely.

@@ -1,4 +1,4 @@
-// Native Perturb-seq preprocessing (reference §1, §6; DESIGN D1, D3, D6-D8): reads the .h5ad named by the config's
+// Native Perturb-seq preprocessing (docs/model.md §1, §6; docs/model.md D1, D3, D6-D8): reads the .h5ad named by the config's
 // data section, filters cells, builds the treatment axis, QC flags, splits, normalisation statistics, OT-matched
 // controls and counterfactual profiles. Every problem with the input is a gpo::Error naming the file and field.
 #pragma once

@@ -1,5 +1,5 @@
 // Synthetic Perturb-seq with a known gene regulatory network (`gpo-engine simulate`): cells drawn from a sparse true
-// GRN and the SAMS/GPO-VAE generative process (reference §1-§2), written as an .h5ad that preprocess_dataset reads,
+// GRN and the SAMS/GPO-VAE generative process (docs/model.md §1-§2), written as an .h5ad that preprocess_dataset reads,
 // with the truth (GRN edge list, per-perturbation effects) stored in the file. Design (docs/simulate.md):
 //
 // Genes G0001... (G names, zero-padded so name order = index order). The first P = perturbed_genes are the

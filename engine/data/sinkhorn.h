@@ -1,6 +1,6 @@
 // Entropic optimal transport (Sinkhorn, as POT's ot.sinkhorn defaults: uniform marginals, at most max_iter
 // iterations, stop when the column-marginal error < tol, checked every 10 iterations) used to match each perturbed
-// cell to a control cell (DESIGN D7): cost = Euclidean distance / cost_scale, match(i) = argmax_j plan_ij.
+// cell to a control cell (docs/model.md D7): cost = Euclidean distance / cost_scale, match(i) = argmax_j plan_ij.
 #pragma once
 #include <vector>
 

@@ -373,7 +373,8 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
         std::vector<double> pd;
         for (const auto& r : per_label) pd.push_back(r["pearson_delta"].is_null() ? NAN : r["pearson_delta"].get<double>());
         write_fig("per_perturbation_pearson_delta.svg",
-                  io::svg_bar_chart("pearson_delta per perturbation", "Pearson", data.labels, pd));
+                  io::svg_bar_chart("pearson_delta per perturbation (" + split_name + " split)",
+                                    "Pearson r of predicted vs observed change", data.labels, pd));
     }
     std::ifstream mf(fs::path(m.run_dir) / "metrics.jsonl");
     if (mf) {
@@ -386,7 +387,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
             va.x.push_back(j["epoch"].get<double>());
             va.y.push_back(j["val_loss"].get<double>());
         }
-        if (!tr.x.empty()) write_fig("training_curves.svg", io::svg_line_chart("training", "epoch", "loss", {tr, va}));
+        if (!tr.x.empty()) write_fig("training_curves.svg", io::svg_line_chart("loss per epoch", "epoch", "loss per cell", {tr, va}));
     }
     if (m.model->mask_logits() >= 0) {
         Tensor W = m.params.value(m.model->mask_logits()).to(Device::CPU);
@@ -397,7 +398,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
                 for (int64_t j = 0; j < np; ++j) block.push_back(1.0 / (1.0 + std::exp(-w[i * T + j])));
             std::vector<std::string> names(ds.treatment_names.begin(), ds.treatment_names.begin() + np);
             write_fig("grn_perturbed_block.svg",
-                      io::svg_heatmap("GRN edge probability (perturbed genes)", names, names, block));
+                      io::svg_heatmap("GRN edge probability (perturbed genes)", names, names, block, "edge probability"));
         }
     }
     report["figures"] = figures;

@@ -1,5 +1,5 @@
-// `gpo-engine evaluate`: the metrics of the field for a trained model on one split (reference §7, evaluation.md,
-// DESIGN D9): test IWELBO; the ATE ("perturbseq" transform) of data vs model with Pearson/R² over all genes and the
+// `gpo-engine evaluate`: the metrics of the field for a trained model on one split (docs/model.md §7, docs/metrics.md,
+// docs/model.md D9): test IWELBO; the ATE ("perturbseq" transform) of data vs model with Pearson/R² over all genes and the
 // top-20 DE genes, Jaccard@20/50; the GEARS and cell-eval metrics under their own names; the same for baselines
 // (no change, mean of all perturbed cells, training mean per perturbation, additive for combinations); per-
 // perturbation rows. Writes report.json, report.md and SVG figures into the output folder.

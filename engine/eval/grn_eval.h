@@ -1,5 +1,5 @@
 // GRN evaluation on plain arrays: the CausalBench statistical evaluation of a predicted network on held-out cells
-// (reference §7, DESIGN D10: perturbed x perturbed block, no self-loops, seeded false-omission pairs) and the
+// (docs/model.md §7, docs/model.md D10: perturbed x perturbed block, no self-loops, seeded false-omission pairs) and the
 // biological evaluation against reference networks matched by gene symbol (D11), with a seeded enrichment test.
 #pragma once
 #include <cstdint>

@@ -181,7 +181,7 @@ json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_d
     for (int64_t i = 0; i < P; ++i)
         for (int64_t j = 0; j < P; ++j) block.push_back(prob[i * T + j]);
     io::write_file_atomic((fs::path(out_dir) / "grn_perturbed_block.svg").string(),
-                          io::svg_heatmap("GRN edge probability (perturbed genes)", genes, genes, block));
+                          io::svg_heatmap("GRN edge probability (perturbed genes)", genes, genes, block, "edge probability"));
     std::ostringstream md;
     md << "# Learned GRN\n\nCheckpoint `" << m.checkpoint << "`; T = " << T << " (" << P << " perturbed genes); "
        << "edges with probability > " << opt.threshold << ": " << all_edges << " in T x T, "

@@ -1,5 +1,5 @@
 // Evaluation metrics as pure functions on plain arrays (double precision): the GPO-VAE/SAMS-VAE ATE metrics
-// (reference §7), the GEARS and cell-eval prediction metrics (spec/evaluation.md), and the two-sample statistics
+// (docs/model.md §7), the GEARS and cell-eval prediction metrics (docs/metrics.md), and the two-sample statistics
 // of the CausalBench GRN evaluation (Mann-Whitney U, 1-D Wasserstein) as scipy computes them.
 #pragma once
 #include <cstddef>
@@ -20,7 +20,7 @@ struct Mat {
     double at(int64_t r, int64_t c) const { return data[(size_t)(r * cols + c)]; }
 };
 
-// ---------------------------------------------------------------------------------------------- ATE (reference §7)
+// ---------------------------------------------------------------------------------------------- ATE (docs/model.md §7)
 // The "perturbseq" transform of one cell: out[g] = log2(1 + L * x[g] / sum_g' x[g']) with L = 1e4 (G values).
 // A row that sums to 0 gives zeros (the reference divides 0 by 0 and gets NaN).
 void ate_transform_row(const double* x, int64_t G, double* out, double library = 1e4);
@@ -56,7 +56,7 @@ struct AteMetrics {
 AteMetrics ate_metrics(const Mat& A_data, const Mat& A_model, int64_t top_k = 20, int64_t jaccard_k1 = 20,
                        int64_t jaccard_k2 = 50);
 
-// ---------------------------------------------------------------------------- GEARS / cell-eval (evaluation.md)
+// ---------------------------------------------------------------------------- GEARS / cell-eval (docs/metrics.md)
 // Per perturbation t (rows of (P, G) matrices of mean expression), with the control mean c (G) and the DE genes
 // de[t] (for GPO-VAE: top_k_indices of the data ATE row, k = 20):
 //   mse = mean_g (pred_t - true_t)², pearson = Pearson(pred_t, true_t)

@@ -125,8 +125,33 @@ Var repeat_particles(Tape& tape, Var x, int64_t P) {
 
 // ---------------------------------------------------------------- noise and row selections
 
+namespace {
+NoiseSource* g_noise_source = nullptr;
+}
+
+ScopedNoiseSource::ScopedNoiseSource(NoiseSource source) {
+    GPO_CHECK(g_noise_source == nullptr, "ScopedNoiseSource: a noise source is already installed");
+    g_noise_source = new NoiseSource(std::move(source));
+}
+
+ScopedNoiseSource::~ScopedNoiseSource() {
+    delete g_noise_source;
+    g_noise_source = nullptr;
+}
+
 Tensor draw_noise(const Shape& shape, DType dt, Device dev, RngKey base, uint64_t purpose, int pass, uint64_t step,
                   bool normal) {
+    if (g_noise_source) {
+        Tensor fed = (*g_noise_source)(purpose, pass, shape, normal);
+        if (fed.defined()) {
+            int64_t n = 1;
+            for (int64_t d : shape) n *= d;
+            GPO_CHECK(fed.numel() == n, "draw_noise: the noise source gave " << fed.numel() << " values for purpose "
+                                                                             << purpose << " pass " << pass
+                                                                             << ", expected " << n);
+            return Tensor::from_vector(shape, fed.to(Device::CPU).to_vector(), dt).to(dev);
+        }
+    }
     Tensor t = Tensor::empty(shape, dt, dev);
     RngKey k{base.seed, base.stream * 64 + purpose * 2 + (uint64_t)pass};
     if (normal) rng_normal(t, k, step * NOISE_STEP_STRIDE);

@@ -1,10 +1,11 @@
 // Shared model blocks built from tape ops: linear layers declared in a ParamStore with PyTorch's default init,
 // the residual MLP trunk of the reference (first layer plain, later layers x <- lrelu(Wx+b) + x) whose first layer
 // may be split into input blocks (so a block shared by all particles is multiplied once), and the Gaussian head
-// (mean; var = |exp(h)+1e-4| with nan_to_num; scale = sqrt(var)) of reference §3. Also the pieces the models of the
+// (mean; var = |exp(h)+1e-4| with nan_to_num; scale = sqrt(var)) of docs/model.md §3. Also the pieces the models of the
 // family share: noise streams, row selections, the relaxed-Bernoulli masks and embeddings of present treatment rows,
 // plated KL rows, dosages for generation and Gamma-Poisson count sampling.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -77,13 +78,25 @@ constexpr uint64_t NOISE_STEP_STRIDE = 1ULL << 40;  // larger than any one draw
 // Uniform (normal = false) or standard normal noise of `shape` for (base key, purpose, pass) at `step`.
 Tensor draw_noise(const Shape& shape, DType dt, Device dev, RngKey base, uint64_t purpose, int pass, uint64_t step,
                   bool normal);
+// Noise fed from outside instead of drawn, for tests that give the engine the exact noise an independent
+// implementation used (the PyTorch oracle, tests/oracle/): while a ScopedNoiseSource lives, draw_noise asks it for
+// (purpose, pass, shape, normal) and uses the tensor it returns (any dtype and device; its element count must match
+// the shape), or draws as usual when it returns an undefined Tensor. One source at a time; not thread-safe.
+using NoiseSource = std::function<Tensor(uint64_t purpose, int pass, const Shape& shape, bool normal)>;
+class ScopedNoiseSource {
+  public:
+    explicit ScopedNoiseSource(NoiseSource source);
+    ~ScopedNoiseSource();
+    ScopedNoiseSource(const ScopedNoiseSource&) = delete;
+    ScopedNoiseSource& operator=(const ScopedNoiseSource&) = delete;
+};
 // One-hot selection D (rows.size(), n) picking `rows` (values 1) on `dev`.
 ops::Dosage row_selection(const std::vector<int>& rows, int64_t n, DType dt, Device dev);
 
 // ---------------------------------------------------------------- global masks and embeddings (rows present only)
 // Noise of the global (P, T, C) variables is drawn over all T rows and then restricted to `sel`, so computing a subset
 // of rows equals computing all of them exactly.
-// q(M) rows: W_rows = What[rows] (R, C); M (P, R, C) straight-through relaxed-Bernoulli samples (DESIGN D12).
+// q(M) rows: W_rows = What[rows] (R, C); M (P, R, C) straight-through relaxed-Bernoulli samples (docs/model.md D12).
 struct MaskRows {
     Var W_rows, M;
 };
@@ -120,7 +133,7 @@ Var plate_rows(Tape& tape, Var diff, const ops::Dosage& D_plate);
 ops::Dosage dosages_over_rows(const std::vector<std::vector<int>>& dosages, int64_t T, std::vector<int>* rows,
                               DType dt, Device dev, const char* who);
 // Counts x ~ GammaPoisson(c, r) per element of the NB means `mean` (..., G): lambda ~ Gamma(c, rate r),
-// x ~ Poisson(lambda), c = exp(log_theta[g]), r = max(c / (mu + 1e-4), 1e-6) (reference §2).
+// x ~ Poisson(lambda), c = exp(log_theta[g]), r = max(c / (mu + 1e-4), 1e-6) (docs/model.md §2).
 Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey key, uint64_t step);
 
 }  // namespace gpo::models

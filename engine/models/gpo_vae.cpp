@@ -1,4 +1,4 @@
-// GPO-VAE objective on the tape (see gpo_vae.h; math: gpo_vae_reference.md §2-§4, decisions D2-D5, D12).
+// GPO-VAE objective on the tape (see gpo_vae.h; math: docs/model.md §2-§4, decisions D2-D5, D12).
 #include "engine/models/gpo_vae.h"
 
 #include <algorithm>
@@ -190,11 +190,10 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
         ediff = ops::reshape(tape, embedding_log_ratio(tape, g.emb.E, g.emb.qE, cfg_.embedding_prior_scale),
                              {P, R, T});
     }
-    // qcE: only failing cells carry it, weight q_n / N_fail(split).
+    // qcE: only failing cells carry it, weight q_n / N_fail(split). Its prior is N(0, s^2) with the embeddings' prior
+    // scale s, as the reference's p_qc_E_scale.
     Var qdiff;  // (P, L)
-    if (batch.n_fail_split > 0 && n_fail > 0)
-        qdiff = ops::sub(tape, ops::std_normal_log_prob(tape, g.qcE),
-                         ops::gaussian_log_prob(tape, g.qcE, g.qqc.mean, g.qqc.scale));
+    if (batch.n_fail_split > 0 && n_fail > 0) qdiff = embedding_log_ratio(tape, g.qcE, g.qqc, cfg_.embedding_prior_scale);
 
     Var recon_good, recon_bad, kz, km, ke, kqc, total;
     double norm = -1.0 / (double)(P * B);  // terms are logged as their share of the (per-particle) ELBO loss

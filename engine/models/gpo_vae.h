@@ -1,7 +1,7 @@
-// GPO-VAE (reference gpo_vae_reference.md §2-§4): T x T relaxed-Bernoulli masks M and embeddings E with the
+// GPO-VAE (docs/model.md §2-§4): T x T relaxed-Bernoulli masks M and embeddings E with the
 // correlated guide q(M) q(E|M) q(qcE) q(z_b | x, d, M, E, qc), the QC good/bad decoder branches with alpha weighting
 // (D3), the counterfactual term (D2), the K-hop GRN-aligned L1 loss and the sparsity penalty.
-// Exact savings (DESIGN.md): mask samples, E-encoder rows and GRN-power rows only for the perturbations present in
+// Exact savings (docs/model.md §4.6): mask samples, E-encoder rows and GRN-power rows only for the perturbations present in
 // the batch; the one-hot half of the E-encoder input is a row lookup; the particle-independent block of the basal
 // encoder's first layer is multiplied once; each decoder branch runs only on the cells whose weight is non-zero.
 // The IWELBO objective replaces the ELBO part when cfg.iwelbo; log_weights gives the evaluation weights of §7.
@@ -44,7 +44,7 @@ class GpoVae : public Model {
     Tensor sample_counts(const ParamStore& ps, const Tensor& mean, RngKey key, uint64_t step) const override {
         return sample_gamma_poisson(mean, ps.value(phi_), key, step);
     }
-    // (particles, B): sum_g [(1-q) log p_good + q log p_bad] + log N(z_b; 0, I) - log q(z_b) (reference §7; the good
+    // (particles, B): sum_g [(1-q) log p_good + q log p_bad] + log N(z_b; 0, I) - log q(z_b) (docs/model.md §7; the good
     // branch only when the QC branch is off), same noise streams as loss() at `step`.
     Tensor log_weights(const ParamStore& ps, const Batch& batch, int particles, RngKey key,
                        uint64_t step) const override;

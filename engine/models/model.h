@@ -36,7 +36,7 @@ class Model {
     // per-gene dispersion) given NB means of any shape whose last dimension is G, e.g. generate()'s means rescaled
     // to each cell's own library size.
     virtual Tensor sample_counts(const ParamStore& ps, const Tensor& mean, RngKey key, uint64_t step) const = 0;
-    // Evaluation (reference §7 "Test IWELBO"): per-cell importance log-weights (particles, B),
+    // Evaluation (docs/model.md §7 "Test IWELBO"): per-cell importance log-weights (particles, B),
     //   log w_pn = sum_g log p(x_ng | z_pn) + log N(z_pn; 0, I) - log q(z_pn | x_n, ...),
     // with the QC-appropriate branch (1 - q) log p_good + q log p_bad for gpo_vae and no global KL terms. The global
     // variables (masks, embeddings, qcE) are drawn once per call, shared by all cells, over all T rows: calls with the

@@ -1,4 +1,4 @@
-// SAMS-VAE family objectives on the tape (see sams_vae.h; math: gpo_vae_reference.md Appendix A, §2-§4 for the
+// SAMS-VAE family objectives on the tape (see sams_vae.h; math: docs/model.md §8, §2-§4 for the
 // shared pieces, §7 for the evaluation weights).
 #include "engine/models/sams_vae.h"
 

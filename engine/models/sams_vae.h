@@ -1,4 +1,4 @@
-// The SAMS-VAE family (reference Appendix A): sams_vae (z = z_b + d (M o E) with T x L masks M and embeddings E,
+// The SAMS-VAE family (docs/model.md §8): sams_vae (z = z_b + d (M o E) with T x L masks M and embeddings E,
 // straight-through relaxed-Bernoulli q(M) and the four inference variants of model.inference), cpa_vae (the same with
 // masks fixed to 1) and conditional_vae (q(z | [norm x ; d]), p(x | [z ; d])); library-size NB decoder; plated ELBO
 // or IWELBO. Exact savings as gpo_vae: global rows only for the treatments present in the batch, one-hot and dosage

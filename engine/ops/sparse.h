@@ -20,9 +20,9 @@ struct Dosage {
 // into dX (rows of X no cell uses get no gradient).
 Var dosage_gather(Tape& tape, Var X, const Dosage& D);
 
-// K-hop GRN accumulation over a subset of rows of S = sum_{k=1..hops+1} A^k / T^(k-1) (reference §4.4):
+// K-hop GRN accumulation over a subset of rows of S = sum_{k=1..hops+1} A^k / T^(k-1) (docs/model.md §4.4):
 //   R_1 = A[rows, :]; R_{k+1} = R_k A / T; returns sum_k R_k, shape (len(rows), T).
-// A (T, T); rows i32 (R) on A's device; `hops` = K (K+1 powers, DESIGN D4). rows = all of 0..T-1 gives S.
+// A (T, T); rows i32 (R) on A's device; `hops` = K (K+1 powers, docs/model.md D4). rows = all of 0..T-1 gives S.
 Var grn_khop_rows(Tape& tape, Var A, const Tensor& rows, int hops);
 
 // mean over all elements of |pred - target| (torch l1_loss, mean reduction); target is a constant. Returns {1}.

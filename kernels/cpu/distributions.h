@@ -1,5 +1,5 @@
 // CPU reference, distributions family: Gaussian reparameterised sample, log-density and exact KL; the Bernoulli
-// log-pmf with logits broadcast over leading dims; the straight-through relaxed-Bernoulli mask (reference §3, D12).
+// log-pmf with logits broadcast over leading dims; the straight-through relaxed-Bernoulli mask (docs/model.md §3, D12).
 // Plain loops templated on float/double; backward functions accumulate (+=) and skip null gradient pointers.
 // (The NB likelihood fused with the softmax lives in kernels/cpu/nb.h.)
 #pragma once

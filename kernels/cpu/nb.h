@@ -1,5 +1,5 @@
 // CPU reference: the library-size negative-binomial (Gamma-Poisson) log-likelihood fused with the row softmax
-// (reference §2), forward and backward, plus digamma. The scalar element functions (digamma, nb_term,
+// (docs/model.md §2), forward and backward, plus digamma. The scalar element functions (digamma, nb_term,
 // nb_term_dc, nb_term_dmu1) are host+device so kernels/cuda/nb.cu evaluates exactly the same formulas.
 #pragma once
 #include <algorithm>

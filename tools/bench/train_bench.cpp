@@ -1,4 +1,4 @@
-// Training-step benchmark at the reference scale of DESIGN.md (8,563 genes, T = 1,546 = 622 perturbed + 924 extended,
+// Training-step benchmark at the reference scale of docs/model.md §8 (8,563 genes, T = 1,546 = 622 perturbed + 924 extended,
 // latent 100, batch 512, 5 particles, decoder 2 x 400, E-encoder 4 x 400): times full optimizer steps (forward,
 // backward, clipping, Adam) of gpo_vae on CPU (a few steps) and on CUDA when present, and writes JSON with
 // cells/s, steps/s, peak memory, device and git sha.
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     }
     try {
         json cfg = io::config_load("", {"model.type=gpo_vae", "model.basal_encoder.hidden=200", "model.fc_criteria=0.8",
-                                        "model.sparsity_coeff=5"});  // the K562 column of reference §5
+                                        "model.sparsity_coeff=5"});  // the K562 column of docs/model.md §5
         data::Dataset ds = reference_shaped_dataset(cells, 8563, 1546, 622, 1);
         json res = {{"benchmark", "train_step_gpo_vae"},
                     {"git_sha", GPO_GIT_SHA},

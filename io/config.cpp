@@ -49,7 +49,7 @@ json config_defaults() {
   },
   "model": {
     "type": "gpo_vae",
-    "inference": "correlated",
+    "inference": "auto",
     "n_latent": 100,
     "basal_encoder": {"n_layers": 1, "hidden": 400},
     "embedding_encoder": {"n_layers": 4, "hidden": 400},
@@ -202,7 +202,7 @@ const std::vector<KeyRule>& key_rules() {
         one_of("preprocess.device", "auto,cpu,cuda"),
         integer("preprocess.cf_max_cells", 1, 1e7),
         one_of("model.type", "gpo_vae,sams_vae,cpa_vae,conditional_vae"),
-        one_of("model.inference", "mean_field,correlated_z,correlated_e,correlated"),
+        one_of("model.inference", "auto,mean_field,correlated_z,correlated_e,correlated"),
         integer("model.n_latent", 1, 1e5),
         integer("model.basal_encoder.n_layers", 1, 64),
         integer("model.basal_encoder.hidden", 1, 1e6),

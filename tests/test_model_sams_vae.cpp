@@ -27,7 +27,9 @@ const char* const kVariants[] = {"mean_field", "correlated_z", "correlated_e", "
 SamsVaeConfig sams_config(const std::string& type, const std::string& inference, int particles = 2) {
     SamsVaeConfig c;
     c.type = type;
-    c.inference = inference;
+    // cpa_vae has only the free-q(E) guides; its counterparts of the q(E | M) variants (M = 1) are those.
+    c.inference = type != "cpa_vae" ? inference : inference == "correlated" ? "correlated_z"
+                                                 : inference == "correlated_e" ? "mean_field" : inference;
     c.G = 6;
     c.T = 4;
     c.L = 3;
@@ -150,8 +152,18 @@ TEST(ModelSamsVae, WholeLossGradientEachInferenceVariant) {
     }
 }
 
+TEST(ModelCpaVae, OnlyThePublishedFreeEmbeddingGuidesAreAccepted) {
+    for (const char* inf : {"correlated_e", "correlated"}) {
+        SamsVaeConfig c = sams_config("sams_vae", inf);
+        c.type = "cpa_vae";
+        ParamStore ps;
+        std::string err = test::error_of([&] { SamsVae m(c, ps); });
+        EXPECT_NE(err.find("cpa_vae has a free q(E)"), std::string::npos) << inf << ": " << err;
+    }
+}
+
 TEST(ModelCpaVae, WholeLossGradientEachInferenceVariant) {
-    for (const char* inf : kVariants) {
+    for (const char* inf : {"mean_field", "correlated_z"}) {
         SCOPED_TRACE(inf);
         Sams s(sams_config("cpa_vae", inf), 6);
         ASSERT_EQ(s.m->mask_logits(), -1);  // no q(M): every parameter is checked

@@ -49,6 +49,8 @@ SamsVaeConfig sams_vae_config(const nlohmann::json& cfg, const data::Dataset& ds
     SamsVaeConfig c;
     c.type = m.at("type").get<std::string>();
     c.inference = m.at("inference").get<std::string>();
+    // "auto": each model's published guide (SAMS-VAE's best, correlated; CPA-VAE's free q(E) with q(z_b | x, d E)).
+    if (c.inference == "auto") c.inference = c.type == "cpa_vae" ? "correlated_z" : "correlated";
     read_shared_keys(cfg, ds, c);
     return c;
 }

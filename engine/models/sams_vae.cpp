@@ -38,6 +38,10 @@ SamsVae::SamsVae(const SamsVaeConfig& c, ParamStore& ps) : cfg_(c) {
     const std::string& inf = c.inference;
     GPO_CHECK(inf == "mean_field" || inf == "correlated_z" || inf == "correlated_e" || inf == "correlated",
               "model.inference: unknown value '" << inf << "'");
+    GPO_CHECK(c.type != "cpa_vae" || inf == "mean_field" || inf == "correlated_z",
+              "model.inference: cpa_vae has a free q(E), as the published CPA-VAE guide; '"
+                  << inf << "' needs the q(E | M) encoder that only sams_vae has (use correlated_z, the default for "
+                             "cpa_vae, or mean_field)");
     conditional_ = c.type == "conditional_vae";
     masks_ = c.type == "sams_vae";
     corr_e_ = !conditional_ && (inf == "correlated_e" || inf == "correlated");

@@ -13,7 +13,9 @@ namespace gpo::models {
 
 struct SamsVaeConfig {
     std::string type = "sams_vae";         // sams_vae | cpa_vae | conditional_vae
-    std::string inference = "correlated";  // mean_field | correlated_z | correlated_e | correlated (not conditional)
+    // mean_field | correlated_z | correlated_e | correlated (sams_vae); mean_field | correlated_z (cpa_vae, whose
+    // published guide has a free q(E)); ignored by conditional_vae.
+    std::string inference = "correlated";
     int64_t G = 0, T = 0, L = 100;         // genes, treatments, latent size
     int basal_layers = 1, basal_hidden = 400;
     int emb_layers = 4, emb_hidden = 400;  // q(E | M) encoder (correlated_e, correlated)

@@ -175,6 +175,59 @@ TEST(Preprocess, CounterfactualsComeFromTheOppositeQcGroup) {
     EXPECT_EQ(checked, 20);
 }
 
+TEST(Preprocess, CounterfactualProfileIsTheLowerMedianOfTheDrawnCells) {
+    // 9 rows x 5 genes with zeros; the expected value is computed densely here: sort the drawn rows' values of each
+    // gene (zeros included) and take the ((k-1)/2)-th, torch.median's lower median. A max or a mean fails this.
+    data::Csr X;
+    X.rows = 9;
+    X.cols = 5;
+    std::vector<std::vector<float>> dense(9, std::vector<float>(5, 0.f));
+    uint64_t state = 7;
+    for (int r = 0; r < 9; ++r) {
+        for (int g = 0; g < 5; ++g) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            int v = (int)((state >> 33) % 7) - 2;  // about 3 in 7 entries zero
+            if (v > 0) {
+                dense[r][g] = (float)v;
+                X.indices.push_back(g);
+                X.data.push_back((float)v);
+            }
+        }
+        X.indptr.push_back((int64_t)X.data.size());
+    }
+    std::vector<std::vector<float>> scratch;
+    for (const std::vector<int64_t>& drawn : std::vector<std::vector<int64_t>>{
+             {0, 3, 3, 7, 8}, {1, 2, 4, 6}, {5}, {2, 2, 2, 0, 1, 8, 8, 3}, {0, 1, 2, 3, 4, 5, 6, 7, 8}}) {
+        std::vector<float> want(5, 0.f);
+        for (int g = 0; g < 5; ++g) {
+            std::vector<float> col;
+            for (int64_t r : drawn) col.push_back(dense[r][g]);
+            std::sort(col.begin(), col.end());
+            want[g] = col[(col.size() - 1) / 2];
+        }
+        std::vector<float> got(5, 0.f);
+        int last = -1;
+        for (const auto& [g, v] : data::lower_median_profile(X, drawn, scratch)) {
+            EXPECT_GT(g, last);  // genes ascending, each once
+            EXPECT_NE(v, 0.f);   // only non-zero medians are listed
+            got[g] = v, last = g;
+        }
+        EXPECT_EQ(got, want) << "drawn rows starting " << drawn[0] << " (" << drawn.size() << " rows)";
+    }
+}
+
+TEST(Preprocess, OnlyNonZeroProfilesCountAsCounterfactuals) {
+    // The reference uses the cells with cfX.sum(1) != 0; a cell whose median profile is all zeros has none.
+    const data::Dataset& ds = demo();
+    int64_t with = 0;
+    for (int64_t n = 0; n < ds.N; ++n) {
+        const bool nonempty = ds.cf_counts.indptr[n + 1] > ds.cf_counts.indptr[n];
+        EXPECT_EQ((bool)ds.has_cf[n], nonempty) << "cell " << n;
+        with += ds.has_cf[n];
+    }
+    EXPECT_GT(with, ds.N / 2);
+}
+
 TEST(Preprocess, DeterministicAndSeeded) {
     data::Dataset a = data::preprocess_dataset(demo_config());
     const data::Dataset& b = demo();

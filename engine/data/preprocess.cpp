@@ -138,45 +138,60 @@ void normalized_row(const Csr& X, int64_t r, double lib, double target, std::vec
     for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) out[X.indices[k]] = std::log1p(X.data[k] * target / lib);
 }
 
-}  // namespace
-
-Dataset preprocess_dataset(const json& cfg) {
-    const json& dc = cfg.at("data");
-    const json& pc = cfg.at("preprocess");
-    Dataset ds;
-    ds.source = opt_string(dc.at("path"));
-    GPO_CHECK(!ds.source.empty(), "data.path: not set (the .h5ad file to read)");
-    const std::string pert_key = dc.at("perturbation_key").get<std::string>();
-    ds.control_label = dc.at("control_label").get<std::string>();
-    const std::string delim = dc.at("combination_delimiter").get<std::string>();
-    const std::string filter_col = opt_string(dc.at("cell_filter_column"));
-    const std::string qc_col = opt_string(dc.at("qc_column"));
-    const std::string doublet_col = opt_string(dc.at("doublet_column"));
-    const std::string ext_col = opt_string(dc.at("extended_gene_column"));
-    const std::string gene_col = opt_string(dc.at("gene_name_column"));
-    const std::string split_col = opt_string(dc.at("split_column"));
+// What the stages of preprocess_dataset share while one file is read: the data and preprocess sections of the
+// config, the file, and which of its rows are kept with their labels' perturbed genes.
+struct Context {
+    const json& dc;
+    const json& pc;
+    std::string file, pert_key, delim, filter_col, qc_col, doublet_col, ext_col, gene_col, split_col;
     LabelRules rules;
-    rules.delim = delim;
-    rules.control.insert(ds.control_label);
-    for (const auto& l : dc.at("control_labels")) rules.control.insert(l.get<std::string>());
-    for (const auto& l : dc.at("control_parts")) rules.control_parts.insert(l.get<std::string>());
+    io::AnnData ad;                               // the file; its X is released once copied (copy_counts)
+    int64_t file_rows = 0, dropped_missing = 0;   // rows of the file; kept rows without a label
+    std::vector<int64_t> rows;                    // file row of each kept cell
+    std::vector<std::vector<std::string>> parts;  // perturbed genes of each kept cell (empty: a control)
+    std::set<std::string> perturbed;              // every perturbed gene
 
+    Context(const json& cfg, Dataset& ds) : dc(cfg.at("data")), pc(cfg.at("preprocess")) {
+        file = ds.source = opt_string(dc.at("path"));
+        GPO_CHECK(!file.empty(), "data.path: not set (the .h5ad file to read)");
+        pert_key = dc.at("perturbation_key").get<std::string>();
+        ds.control_label = dc.at("control_label").get<std::string>();
+        delim = dc.at("combination_delimiter").get<std::string>();
+        filter_col = opt_string(dc.at("cell_filter_column"));
+        qc_col = opt_string(dc.at("qc_column"));
+        doublet_col = opt_string(dc.at("doublet_column"));
+        ext_col = opt_string(dc.at("extended_gene_column"));
+        gene_col = opt_string(dc.at("gene_name_column"));
+        split_col = opt_string(dc.at("split_column"));
+        rules.delim = delim;
+        rules.control.insert(ds.control_label);
+        for (const auto& l : dc.at("control_labels")) rules.control.insert(l.get<std::string>());
+        for (const auto& l : dc.at("control_parts")) rules.control_parts.insert(l.get<std::string>());
+    }
+};
+
+// Reads the columns the config names (and no others) and X or the counts layer.
+void read_file(Context& c) {
     io::H5adReadOptions ro;
-    ro.layer = opt_string(dc.at("counts_layer"));
-    ro.obs_columns = {pert_key};
-    for (const std::string& c : {filter_col, qc_col, doublet_col, split_col})
-        if (!c.empty()) ro.obs_columns.push_back(c);
+    ro.layer = opt_string(c.dc.at("counts_layer"));
+    ro.obs_columns = {c.pert_key};
+    for (const std::string& col : {c.filter_col, c.qc_col, c.doublet_col, c.split_col})
+        if (!col.empty()) ro.obs_columns.push_back(col);
     ro.var_columns.clear();
-    for (const std::string& c : {ext_col, gene_col})
-        if (!c.empty()) ro.var_columns.push_back(c);
+    for (const std::string& col : {c.ext_col, c.gene_col})
+        if (!col.empty()) ro.var_columns.push_back(col);
     if (ro.var_columns.empty()) ro.var_columns = {io::kNoColumns};  // read no var columns (only the index)
     ro.read_uns = false;
-    io::AnnData ad = io::h5ad_read(ds.source, ro);
-    const std::string& file = ds.source;
-    const io::CsrMatrix& X = ad.X;  // released once the kept rows are copied into ds.counts
-    const int64_t file_rows = X.rows;
+    c.ad = io::h5ad_read(c.file, ro);
+    c.file_rows = c.ad.X.rows;
+}
 
-    // ---------------------------------------------------------------- checks on the matrix and names
+// Raw counts only, unique gene names (symbols from data.gene_name_column when set), consistent shapes.
+void check_matrix_and_names(Context& c) {
+    const std::string& file = c.file;
+    io::AnnData& ad = c.ad;
+    const io::CsrMatrix& X = ad.X;
+    const std::string& gene_col = c.gene_col;
     for (int64_t k = 0; k < X.nnz(); ++k) {
         float v = X.data[k];
         GPO_CHECK(std::isfinite(v) && v >= 0 && v == std::floor(v),
@@ -199,16 +214,23 @@ Dataset preprocess_dataset(const json& cfg) {
     GPO_CHECK(ad.obs.rows() == X.rows && ad.var.rows() == X.cols,
               file << ": shape mismatch, " << ad.matrix << " is " << X.rows << " x " << X.cols << " but obs has "
                    << ad.obs.rows() << " rows and var " << ad.var.rows());
+}
 
-    // ---------------------------------------------------------------- cells kept, labels, treatment axis
+// The kept cells (filter column, a label present), their obs names and canonical labels, their perturbed genes.
+void keep_cells(Context& c, Dataset& ds) {
+    const std::string& file = c.file;
+    io::AnnData& ad = c.ad;
+    const io::CsrMatrix& X = ad.X;
+    const std::string &pert_key = c.pert_key, &filter_col = c.filter_col, &delim = c.delim;
+    const LabelRules& rules = c.rules;
     const io::Column& pcol = ad.obs.at(pert_key);
     std::vector<uint8_t> keep(X.rows, 1);
     if (!filter_col.empty()) keep = as_bools(ad.obs.at(filter_col), file + ": obs column '" + filter_col + "'");
-    int64_t dropped_missing = 0;
+    int64_t& dropped_missing = c.dropped_missing;
     for (int64_t i = 0; i < X.rows; ++i)
         if (keep[i] && pcol.missing(i)) keep[i] = 0, ++dropped_missing;
 
-    std::vector<int64_t> rows;
+    std::vector<int64_t>& rows = c.rows;
     for (int64_t i = 0; i < X.rows; ++i)
         if (keep[i]) rows.push_back(i);
     GPO_CHECK(X.rows > 0, file << ": the file holds no cells (" << ad.matrix << " has 0 rows)");
@@ -222,8 +244,9 @@ Dataset preprocess_dataset(const json& cfg) {
     ds.G = X.cols;
     ds.gene_names = ad.var.index;
 
-    std::set<std::string> perturbed;
-    std::vector<std::vector<std::string>> parts(ds.N);
+    std::set<std::string>& perturbed = c.perturbed;
+    std::vector<std::vector<std::string>>& parts = c.parts;
+    parts.assign(ds.N, {});
     int64_t n_control = 0;
     for (int64_t n = 0; n < ds.N; ++n) {
         const std::string label = pcol.label(rows[n]);
@@ -241,10 +264,14 @@ Dataset preprocess_dataset(const json& cfg) {
                                   << "' (data.control_label; labels are matched exactly, add others to "
                                      "data.control_labels) among the kept cells");
     GPO_CHECK(!perturbed.empty(), file << ": obs column '" << pert_key << "' has no perturbed cell");
+}
 
-    std::map<std::string, int> gene_index;
-    for (int64_t g = 0; g < ds.G; ++g) gene_index[ds.gene_names[g]] = (int)g;
-
+// The kept rows' counts (CSR), library sizes and the median library size; the file's matrix is released.
+void copy_counts(Context& c, Dataset& ds) {
+    const std::string& file = c.file;
+    io::AnnData& ad = c.ad;
+    const io::CsrMatrix& X = ad.X;
+    const std::vector<int64_t>& rows = c.rows;
     // Copy the kept rows' counts (CSR) and library sizes.
     ds.counts.rows = ds.N;
     ds.counts.cols = ds.G;
@@ -265,9 +292,16 @@ Dataset preprocess_dataset(const json& cfg) {
         ds.normalize_target = stats::median(libs);
         GPO_CHECK(ds.normalize_target > 0, file << ": the median library size of the kept cells is 0");
     }
+}
 
-    // ---------------------------------------------------------------- extended genes (D6)
+// Extended genes (docs/model.md D6): from a var column, or computed (Wilcoxon vs control, BH, |log2 FC|), sorted.
+std::vector<std::string> extended_genes(const Context& c, const Dataset& ds) {
+    const std::string& file = c.file;
+    const io::AnnData& ad = c.ad;
+    const std::string& ext_col = c.ext_col;
+    const json& pc = c.pc;
     std::vector<std::string> extended;
+    const std::set<std::string>& perturbed = c.perturbed;
     if (!ext_col.empty()) {
         std::vector<uint8_t> flag = as_bools(ad.var.at(ext_col), file + ": var column '" + ext_col + "'");
         for (int64_t g = 0; g < ds.G; ++g)
@@ -343,7 +377,16 @@ Dataset preprocess_dataset(const json& cfg) {
         for (size_t i = 0; i < ranked.size() && i < cap; ++i) extended.push_back(ranked[i].second);
     }
     std::sort(extended.begin(), extended.end());
+    return extended;
+}
 
+// The treatment axis (sorted perturbed genes, then the extended genes), its gene columns, each cell's treatments.
+void treatment_axis(const Context& c, const std::vector<std::string>& extended, Dataset& ds) {
+    const std::string& file = c.file;
+    const std::set<std::string>& perturbed = c.perturbed;
+    const std::vector<std::vector<std::string>>& parts = c.parts;
+    std::map<std::string, int> gene_index;
+    for (int64_t g = 0; g < ds.G; ++g) gene_index[ds.gene_names[g]] = (int)g;
     ds.treatment_names.assign(perturbed.begin(), perturbed.end());  // std::set: sorted
     ds.n_perturbed = (int64_t)ds.treatment_names.size();
     for (const std::string& e : extended) ds.treatment_names.push_back(e);
@@ -373,8 +416,15 @@ Dataset preprocess_dataset(const json& cfg) {
         std::sort(ds.treatments[n].begin(), ds.treatments[n].end());
         ds.treatments[n].erase(std::unique(ds.treatments[n].begin(), ds.treatments[n].end()), ds.treatments[n].end());
     }
+}
 
-    // ---------------------------------------------------------------- QC flags (§6b)
+// QC flags (docs/model.md §6): the user's column, or the MAD rules, or none; plus the doublet column.
+void qc_flags(const Context& c, Dataset& ds) {
+    const std::string& file = c.file;
+    const io::AnnData& ad = c.ad;
+    const std::vector<int64_t>& rows = c.rows;
+    const std::string &qc_col = c.qc_col, &doublet_col = c.doublet_col;
+    const json& pc = c.pc;
     ds.qc.assign(ds.N, 0);
     if (!qc_col.empty()) {
         std::vector<uint8_t> f = as_bools(ad.obs.at(qc_col), file + ": obs column '" + qc_col + "'");
@@ -418,8 +468,16 @@ Dataset preprocess_dataset(const json& cfg) {
         std::vector<uint8_t> f = as_bools(ad.obs.at(doublet_col), file + ": obs column '" + doublet_col + "'");
         for (int64_t n = 0; n < ds.N; ++n) ds.qc[n] = ds.qc[n] || f[rows[n]];
     }
+}
 
-    // ---------------------------------------------------------------- splits
+// Splits: the user's column, random, or held-out perturbations/combinations; every split non-empty.
+void assign_splits(const Context& c, Dataset& ds) {
+    const std::string& file = c.file;
+    const io::AnnData& ad = c.ad;
+    const std::vector<int64_t>& rows = c.rows;
+    const std::string &split_col = c.split_col, &delim = c.delim;
+    const LabelRules& rules = c.rules;
+    const json& pc = c.pc;
     const std::string mode = pc.at("split").get<std::string>();
     std::vector<double> frac = pc.at("split_fractions").get<std::vector<double>>();
     std::vector<std::string> heldout = pc.at("heldout").get<std::vector<std::string>>();
@@ -475,11 +533,15 @@ Dataset preprocess_dataset(const json& cfg) {
     for (int s = 0; s < 3; ++s)
         GPO_CHECK(per_split[s] > 0, file << ": the " << split_name(s) << " split is empty (" << ds.N
                                          << " cells, preprocess.split_fractions)");
+}
 
-    // ---------------------------------------------------------------- normalisation statistics (D8)
+// Normalisation statistics (docs/model.md D8) of the train split.
+void normalisation_statistics(const Context& c, Dataset& ds) {
+    const std::string& file = c.file;
     {
         std::vector<double> sum(ds.G, 0.0), sq(ds.G, 0.0);
-        double n_tr = (double)per_split[SPLIT_TRAIN];
+        double n_tr = 0;
+        for (uint8_t s : ds.split) n_tr += s == SPLIT_TRAIN;
         GPO_CHECK(n_tr >= 2, file << ": the train split needs at least 2 cells for the normalisation statistics");
         for (int64_t n = 0; n < ds.N; ++n) {
             if (ds.split[n] != SPLIT_TRAIN) continue;
@@ -497,8 +559,11 @@ Dataset preprocess_dataset(const json& cfg) {
             ds.norm_std.push_back(sd > 0 ? (float)sd : 1.f);
         }
     }
+}
 
-    // ---------------------------------------------------------------- OT-matched controls (D7)
+// OT-matched controls (docs/model.md D7), per split and label.
+void match_controls(const Context& c, Dataset& ds) {
+    const json& pc = c.pc;
     {
         std::vector<int> feat_genes;
         for (int64_t t = 0; t < ds.n_perturbed; ++t)
@@ -541,64 +606,95 @@ Dataset preprocess_dataset(const json& cfg) {
             }
         }
     }
+}
 
-    // ---------------------------------------------------------------- counterfactual profiles (D1)
-    {
-        const int max_cells = pc.at("cf_max_cells").get<int>();
-        HostRng cf_rng(pc.at("split_seed").get<uint64_t>(), 11);
-        std::map<std::tuple<std::string, int, int>, std::vector<int64_t>> groups;  // (label, split, qc) -> cells
-        for (int64_t n = 0; n < ds.N; ++n) groups[{ds.labels[n], ds.split[n], ds.qc[n]}].push_back(n);
-        ds.cf_counts.rows = ds.N;
-        ds.cf_counts.cols = ds.G;
-        ds.has_cf.assign(ds.N, 0);
-        std::vector<std::vector<float>> vals(ds.G);
-        for (int64_t n = 0; n < ds.N; ++n) {
-            auto it = groups.find({ds.labels[n], ds.split[n], 1 - ds.qc[n]});
-            if (it != groups.end() && !it->second.empty()) {
-                const std::vector<int64_t>& cand = it->second;
-                int k = (int)std::min<size_t>(cand.size(), (size_t)max_cells);
-                std::vector<int> touched;
-                for (int i = 0; i < k; ++i) {  // with replacement, as the reference
-                    int64_t c = cand[cf_rng.below(cand.size())];
-                    for (int64_t q = ds.counts.indptr[c]; q < ds.counts.indptr[c + 1]; ++q) {
-                        int g = ds.counts.indices[q];
-                        if (vals[g].empty()) touched.push_back(g);
-                        vals[g].push_back(ds.counts.data[q]);
-                    }
-                }
-                std::sort(touched.begin(), touched.end());
-                // Lower median over k values of which k - nnz are zeros.
-                const int h = (k - 1) / 2;
-                for (int g : touched) {
-                    std::vector<float>& v = vals[g];
-                    int zeros = k - (int)v.size();
-                    if (h >= zeros) {
-                        std::nth_element(v.begin(), v.begin() + (h - zeros), v.end());
-                        float med = v[h - zeros];
-                        if (med != 0) {
-                            ds.cf_counts.indices.push_back(g);
-                            ds.cf_counts.data.push_back(med);
-                        }
-                    }
-                    v.clear();
-                }
-                ds.has_cf[n] = 1;
+// Counterfactual profiles (docs/model.md D1): for each cell, up to cf_max_cells cells of the same label and split
+// and the opposite QC status, drawn with replacement (as the reference) by the seeded generator; their lower median.
+void counterfactual_profiles(const Context& c, Dataset& ds) {
+    const int max_cells = c.pc.at("cf_max_cells").get<int>();
+    HostRng cf_rng(c.pc.at("split_seed").get<uint64_t>(), 11);
+    std::map<std::tuple<std::string, int, int>, std::vector<int64_t>> groups;  // (label, split, qc) -> cells
+    for (int64_t n = 0; n < ds.N; ++n) groups[{ds.labels[n], ds.split[n], ds.qc[n]}].push_back(n);
+    ds.cf_counts.rows = ds.N;
+    ds.cf_counts.cols = ds.G;
+    ds.has_cf.assign(ds.N, 0);
+    std::vector<std::vector<float>> scratch(ds.G);
+    std::vector<int64_t> drawn;
+    for (int64_t n = 0; n < ds.N; ++n) {
+        auto it = groups.find({ds.labels[n], ds.split[n], 1 - ds.qc[n]});
+        if (it != groups.end() && !it->second.empty()) {
+            const std::vector<int64_t>& cand = it->second;
+            drawn.assign(std::min<size_t>(cand.size(), (size_t)max_cells), 0);
+            for (int64_t& r : drawn) r = cand[cf_rng.below(cand.size())];
+            const size_t first = ds.cf_counts.data.size();
+            for (const auto& [g, v] : lower_median_profile(ds.counts, drawn, scratch)) {
+                ds.cf_counts.indices.push_back(g);
+                ds.cf_counts.data.push_back(v);
             }
-            ds.cf_counts.indptr.push_back((int64_t)ds.cf_counts.data.size());
+            // Only a non-zero profile counts as a counterfactual (the reference's cfX.sum(1) != 0).
+            ds.has_cf[n] = ds.cf_counts.data.size() > first;
         }
+        ds.cf_counts.indptr.push_back((int64_t)ds.cf_counts.data.size());
     }
+}
 
-    // ---------------------------------------------------------------- plate counts
+// Plate counts per split (N_t, QC fails) and the bookkeeping of dropped rows.
+void plate_counts(const Context& c, Dataset& ds) {
     ds.plate_count.assign(3 * ds.T, 0.0);
     for (int64_t n = 0; n < ds.N; ++n) {
         for (int t : ds.treatments[n]) ds.plate_count[ds.split[n] * ds.T + t] += 1;
         if (ds.qc[n]) ds.n_fail[ds.split[n]] += 1;
     }
-    ds.train_fail_fraction = ds.n_fail[SPLIT_TRAIN] / (double)per_split[SPLIT_TRAIN];
-    ds.cells_dropped = file_rows - ds.N;
-    ds.cells_missing_label = dropped_missing;
+    double n_train = 0;
+    for (uint8_t s : ds.split) n_train += s == SPLIT_TRAIN;
+    ds.train_fail_fraction = ds.n_fail[SPLIT_TRAIN] / n_train;
+    ds.cells_dropped = c.file_rows - ds.N;
+    ds.cells_missing_label = c.dropped_missing;
+}
+
+}  // namespace
+
+Dataset preprocess_dataset(const json& cfg) {
+    Dataset ds;
+    Context c(cfg, ds);
+    read_file(c);
+    check_matrix_and_names(c);
+    keep_cells(c, ds);
+    copy_counts(c, ds);
+    treatment_axis(c, extended_genes(c, ds), ds);
+    qc_flags(c, ds);
+    assign_splits(c, ds);
+    normalisation_statistics(c, ds);
+    match_controls(c, ds);
+    counterfactual_profiles(c, ds);
+    plate_counts(c, ds);
     validate_dataset(ds, ds.source + " (preprocessed)");  // what the models index into is in range
     return ds;
+}
+
+std::vector<std::pair<int, float>> lower_median_profile(const Csr& X, const std::vector<int64_t>& drawn,
+                                                        std::vector<std::vector<float>>& scratch) {
+    const int k = (int)drawn.size(), h = (k - 1) / 2;  // the lower median is the h-th smallest of k values
+    scratch.resize((size_t)X.cols);
+    std::vector<int> touched;
+    for (int64_t r : drawn)
+        for (int64_t q = X.indptr[r]; q < X.indptr[r + 1]; ++q) {
+            int g = X.indices[q];
+            if (scratch[g].empty()) touched.push_back(g);
+            scratch[g].push_back(X.data[q]);
+        }
+    std::sort(touched.begin(), touched.end());
+    std::vector<std::pair<int, float>> out;
+    for (int g : touched) {
+        std::vector<float>& v = scratch[g];
+        const int zeros = k - (int)v.size();  // the drawn rows without an entry for g hold 0 there
+        if (h >= zeros) {
+            std::nth_element(v.begin(), v.begin() + (h - zeros), v.end());
+            if (v[h - zeros] != 0) out.push_back({g, v[h - zeros]});
+        }
+        v.clear();
+    }
+    return out;
 }
 
 QcGeneClass qc_gene_class(const std::string& s) {

@@ -4,6 +4,8 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/data/dataset.h"
 
@@ -12,6 +14,12 @@ namespace gpo::data {
 Dataset preprocess_dataset(const nlohmann::json& cfg);
 // A few lines for the terminal: cells per split, perturbations, T, QC-fail fraction, time.
 std::string preprocess_summary(const Dataset& ds, double seconds);
+
+// The element-wise lower median (torch.median's: the ((k-1)/2)-th smallest of k values) of the rows `drawn` of X
+// (repeats count), as (gene, value) pairs of its non-zero entries, genes ascending. `scratch` is a work buffer
+// reused between calls (one vector per gene, left empty).
+std::vector<std::pair<int, float>> lower_median_profile(const Csr& X, const std::vector<int64_t>& drawn,
+                                                        std::vector<std::vector<float>>& scratch);
 
 // The gene classes the MAD QC rules use (docs/data.md): mitochondrial "MT-" prefix, ribosomal "RPS"/"RPL" prefix,
 // haemoglobin by an explicit list (HBA1, HBA2, HBB, HBD, HBE1, HBG1, HBG2, HBM, HBQ1, HBZ; not HBEGF or HBS1L).

@@ -23,11 +23,13 @@ std::vector<double> eval(const std::function<Var(Tape&)>& build) {
 
 double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
-// The reference's relaxed sample before its clamp, written out independently of the op.
+// The reference's relaxed sample before its clamp, written out independently of the op as torch computes it:
+// probs = clamp(sigmoid(W), eps, 1-eps), u clamped the same way, s = sigmoid((logit(probs) + logit(u)) / tau).
 double relaxed_s(double w, double u, double tau) {
     if (!std::isfinite(w)) w = 0.0;
+    double p = std::min(std::max(sigmoid(w), kEps32), 1.0 - kEps32);
     u = std::min(std::max(u, kEps32), 1.0 - kEps32);
-    return sigmoid((w + std::log(u) - std::log(1.0 - u)) / tau);
+    return sigmoid((std::log(p) - std::log1p(-p) + std::log(u) - std::log(1.0 - u)) / tau);
 }
 
 }  // namespace
@@ -198,6 +200,28 @@ TEST(GradDistributionsRelaxedST, RoundingAndClamps) {
         std::vector<double> g = t.grad(wv).to_vector();
         EXPECT_NEAR(g[0], 0.25, 1e-7);  // s(1-s) at s = 0.5 (float rounding in f32)
         for (int j : {4, 5, 6, 7}) EXPECT_EQ(g[j], 0.0) << "saturated or non-finite entry " << j;
+    }
+}
+
+// Beyond |W| = logit(1 - eps) ~ 15.94 torch clamps sigmoid(W), so the logit the noise is added to stops growing and
+// no gradient reaches W, even where the relaxed sample itself is far from its clamp: W = +-18 with u = 2e-7 or
+// 1 - 2e-7 gives s ~ 0.63 / 0.37 (the uncapped rule would pass s(1-s) ~ 0.23 of gradient), W = 25 with u = 3e-7 s ~ 0.7.
+TEST(GradDistributionsRelaxedST, NoGradientBeyondTheProbabilityClamp) {
+    std::vector<double> w = {18, -18, 25, -30}, u = {2e-7, 1 - 2e-7, 3e-7, 0.5};
+    for (DType dt : {DType::F64, DType::F32}) {
+        Tensor W = Tensor::from_vector({1, 4}, w, dt), U = Tensor::from_vector({1, 1, 4}, u, dt);
+        Tape t;
+        Var wv = t.input(W);
+        Var M = ops::relaxed_bernoulli_st(t, wv, U, 1.0);
+        std::vector<double> m = t.value(M).to_vector();
+        for (int j = 0; j < 4; ++j) {
+            double s = relaxed_s(w[j], u[j], 1.0);
+            EXPECT_EQ(m[j], std::min(std::max(s, kEps32), 1 - kEps32) > 0.5 ? 1.0 : 0.0)
+                << "entry " << j << " (s = " << s << ") " << dtype_name(dt);
+        }
+        EXPECT_GT(relaxed_s(18, 2e-7, 1.0) * (1 - relaxed_s(18, 2e-7, 1.0)), 0.2);  // s well inside its clamp
+        t.backward(M, Tensor::full({1, 1, 4}, 1.0, dt));
+        for (double g : t.grad(wv).to_vector()) EXPECT_EQ(g, 0.0) << dtype_name(dt);
     }
 }
 

@@ -11,6 +11,8 @@ namespace gpo::cpu {
 
 constexpr double kLog2Pi = 1.8378770664093454836;     // log(2 pi)
 constexpr double kF32Eps = 1.1920928955078125e-7;     // float32 machine epsilon (torch.finfo(float32).eps)
+// logit(1 - eps) = log((1 - eps) / eps): where torch's clamp_probs of sigmoid(W) caps the relaxed-Bernoulli logit.
+constexpr double kLogitCap = 15.942385152878742;
 
 // ---------------------------------------------------------------------------- Gaussian
 // z (n) = mu (n) + scale (n) * eps (n)
@@ -136,7 +138,8 @@ void bernoulli_log_prob_backward(T* dv, T* dlogits, const T* dlp, const T* v, co
 template <class T>
 T relaxed_bernoulli_s(T w, T u, T temperature) {
     const T eps = T(kF32Eps);
-    T w2 = std::isfinite(w) ? w : T(0);
+    // The reference computes the logit from probs = clamp(sigmoid(W), eps, 1-eps): beyond +-kLogitCap it is capped.
+    T w2 = std::isfinite(w) ? std::min(std::max(w, T(-kLogitCap)), T(kLogitCap)) : T(0);
     T u2 = std::min(std::max(u, eps), T(1) - eps);
     return sigmoid_ref((w2 + std::log(u2) - std::log1p(-u2)) / temperature);
 }
@@ -154,14 +157,14 @@ void relaxed_bernoulli_st_forward(T* M, const T* W, const T* u, T temperature, i
         }
 }
 
-// dW (n) += sum_p dM (P, n) * s (1 - s) / temperature where W is finite and eps <= s <= 1-eps (straight-through:
-// dM/ds' = 1; the clamp and nan_to_num pass no gradient outside their range).
+// dW (n) += sum_p dM (P, n) * s (1 - s) / temperature where W is finite, |W| < kLogitCap and eps <= s <= 1-eps
+// (straight-through: dM/ds' = 1; the clamps and nan_to_num pass no gradient outside their range).
 template <class T>
 void relaxed_bernoulli_st_backward(T* dW, const T* dM, const T* W, const T* u, T temperature, int64_t P, int64_t n) {
     const T eps = T(kF32Eps);
     for (int64_t p = 0; p < P; ++p)
         for (int64_t j = 0; j < n; ++j) {
-            if (!std::isfinite(W[j])) continue;
+            if (!std::isfinite(W[j]) || std::fabs(W[j]) >= T(kLogitCap)) continue;
             T s = relaxed_bernoulli_s(W[j], u[p * n + j], temperature);
             if (s >= eps && s <= T(1) - eps) dW[j] += dM[p * n + j] * s * (T(1) - s) / temperature;
         }

@@ -16,8 +16,10 @@ __device__ inline float softplusf_(float l) { return fmaxf(l, 0.f) + log1pf(expf
 __device__ inline float clamp_eps(float p) { return fminf(fmaxf(p, kEps), 1.f - kEps); }
 
 // Pre-clamp relaxed sample s = sigmoid((W' + log u' - log(1-u')) / temperature).
+// The reference's logit from probs = clamp(sigmoid(W), eps, 1-eps): capped at +-logit(1 - eps).
+constexpr float kLogitCapF = 15.942385152878742f;
 __device__ inline float relaxed_s(float w, float u, float temperature) {
-    float w2 = isfinite(w) ? w : 0.f;
+    float w2 = isfinite(w) ? fminf(fmaxf(w, -kLogitCapF), kLogitCapF) : 0.f;
     float u2 = clamp_eps(u);
     return sigmoidf_((w2 + logf(u2) - log1pf(-u2)) / temperature);
 }
@@ -126,7 +128,7 @@ __global__ void relaxed_bernoulli_st_backward_kernel(float* dW, const float* dM,
                                                      float temperature, int64_t P, int64_t n) {
     GRID_STRIDE(j, n) {
         float w = W[j];
-        if (!isfinite(w)) continue;
+        if (!isfinite(w) || fabsf(w) >= kLogitCapF) continue;
         float acc = 0.f;
         for (int64_t p = 0; p < P; ++p) {
             float s = relaxed_s(w, u[p * n + j], temperature);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -33,29 +34,25 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The simulated dataset: the simulator's defaults (docs/simulate.md) except where noted.
-// - 15 perturbed + 5 extended genes (T = 20), 150 genes, 4,000 cells: ~230 cells per perturbation, enough for the
-//   per-row median of |Δ| that the GRN loss fits to be stable, small enough to train in about a second.
+// The simulated dataset: the simulator's defaults (docs/simulate.md: count noise, QC-fail cells and all) except
+// where noted.
+// - 15 perturbed + 5 extended genes (T = 20), 150 genes, 8,000 cells: ~460 cells per perturbation, enough for the
+//   per-row median of |Δ| that the GRN loss fits to be stable at the default NB noise, small enough to train in
+//   about a second.
 // - Default GRN law: density 0.1 (~22 edges among the 15 perturbed genes, 210 ordered pairs), |w| ~ U(0.3, 1),
 //   knockdown 0.8 (x0 = log 0.2 = -1.6), 2 hops: 2-step descendants of a target change too and count as non-edges
 //   here, so the ranking must separate direct effects from indirect ones, as on real data.
-// - Less count noise than the default: NB concentration median 5 (default 2, where the noise in |Δ| of an
-//   unaffected gene rivals a weak edge's effect; measured there, with stronger effects, AUROC 0.82-0.93 over 5
-//   seeds, too near the bound for a test).
-// - No combinations, no QC-fail cells (the QC branch is turned off by a qc column that is all false).
-// Measured on this data (seed 3; cells perturbed at i, median over the cells of |Δ_j| = |Y_nj - Y_match(n),j|,
-// i != j in the perturbed block): non-edges 0.36 (90% of them below 0.50), true edges 0.94 (10% below 0.45).
-std::vector<std::string> sim_overrides() {
-    return {"seed=3",
-            "cells=4000",
+// - No combinations.
+// The QC flags come from the simulated qc_fail column, so the QC branch is on as with real data.
+std::vector<std::string> sim_overrides(int seed) {
+    return {"seed=" + std::to_string(seed),
+            "cells=8000",
             "genes=150",
             "perturbed_genes=15",
             "extended_genes=5",
             "control_fraction=0.15",
             "combination_fraction=0.0",
-            "grn.edge_density=0.1",
-            "expression.concentration_median=5.0",
-            "qc.fail_fraction=0.0"};
+            "grn.edge_density=0.1"};
 }
 
 // The run config: a tiny model (hidden 32, latent 8, 1 particle) and a fixed schedule (150 Adam steps of 256 cells
@@ -63,12 +60,15 @@ std::vector<std::string> sim_overrides() {
 // + A^6/T^5, A = W, model.grn_hops = 5 as in the reference) onto |Δ| - τ for cells perturbed at t; under the L1
 // loss the fit is the median over those cells, so S_tj > 0 (and, S being dominated by A, an edge probability
 // above 1/2) where the median |Δ_j| exceeds τ. The ranking scored by the AUROC follows the medians and depends
-// little on τ (seed 3: AUROC 0.925 / 0.958 / 0.953 / 0.914 at τ = 0.4 / 0.6 / 0.8 / 1.2); τ sets how many edges
-// clear the 0.5 threshold (66 / 28 / 20 / 4 predicted, precision 0.30 / 0.61 / 0.70 / 0.50). τ = model.fc_criteria
-// = 0.6 lies above the non-edges' medians (90% below 0.50) and below most true edges' (median 0.94), so the
-// thresholded network of the second test is neither almost empty nor almost full.
-// Seeds 1-6 of the simulation with these settings: AUROC 0.919-0.958, 14-42 edges predicted, precision 0.50-0.64
-// vs random 0.075-0.108, enrichment p = 0.001 (the smallest possible with 1,000 random sets) for each.
+// little on τ (measured at an earlier low-noise setting, seed 3: AUROC 0.925 / 0.958 / 0.953 / 0.914 at
+// τ = 0.4 / 0.6 / 0.8 / 1.2); τ sets how many edges clear the 0.5 threshold (there 66 / 28 / 20 / 4 predicted).
+// τ = model.fc_criteria = 0.6 lies above most non-edges' medians of |Δ| and below most true edges', so the
+// thresholded network of the second test is neither almost empty nor almost full (seed 1 here: 52 predicted, 20 of
+// the 23 true edges among them, precision 0.385 vs 0.110 for random sets).
+// Seeds 1-8 of the simulation with these settings (default noise): AUROC 0.929, 0.939, 0.868, 0.905, 0.944, 0.854,
+// 0.916, 0.939. The tests use seeds 1-5, every one of which must reach the bound 0.8 (0.05 below the worst of the
+// eight); with 4,000 cells the same seeds give 0.857-0.943, and with the old tuned setting (seed 3, NB concentration
+// 5, no QC-fail cells) 0.958.
 json run_config(const std::string& h5ad, const std::string& cache_dir) {
     return io::config_load("", {"data.path=" + h5ad,
                                 "data.perturbation_key=perturbation",
@@ -94,7 +94,9 @@ json run_config(const std::string& h5ad, const std::string& cache_dir) {
 }
 const int64_t kSteps = 150;
 
-// One simulated dataset and one trained model for the whole suite (the minute budget covers both tests).
+const int kSeeds[] = {1, 2, 3, 4, 5};
+
+// One simulated dataset and one trained model per seed, kept for the whole suite (~1.5 s each).
 struct Trained {
     fs::path dir;
     std::string h5ad, reference_tsv;
@@ -103,13 +105,13 @@ struct Trained {
     double t_simulate = 0, t_preprocess = 0, t_train = 0;
     int64_t true_edges_in_block = 0;
 
-    Trained() {
-        dir = fs::path(GPO_BINARY_DIR) / ("grn_recovery_" + std::to_string(getpid()));
+    explicit Trained(int seed) {
+        dir = fs::path(GPO_BINARY_DIR) / ("grn_recovery_" + std::to_string(getpid()) + "_" + std::to_string(seed));
         fs::remove_all(dir);
         fs::create_directories(dir);
         h5ad = (dir / "sim.h5ad").string();
         auto t0 = std::chrono::steady_clock::now();
-        json sim = data::simulate_config_load("", sim_overrides());
+        json sim = data::simulate_config_load("", sim_overrides(seed));
         data::SimulateOptions so;
         so.threads = 2;
         data::simulate(sim, h5ad, so);
@@ -139,9 +141,9 @@ struct Trained {
         to.max_steps = kSteps;
         train::TrainResult r = train::train(cfg, ds, to);
         t_train = seconds_since(t0);
-        std::printf("[ grn     ] simulate %.1f s, preprocess %.1f s, train %lld steps (%lld epochs) %.1f s, "
+        std::printf("[ grn     ] seed %d: simulate %.1f s, preprocess %.1f s, train %lld steps (%lld epochs) %.1f s, "
                     "loss %.1f -> %.1f\n",
-                    t_simulate, t_preprocess, (long long)r.steps, (long long)r.epochs, t_train,
+                    seed, t_simulate, t_preprocess, (long long)r.steps, (long long)r.epochs, t_train,
                     r.step_losses.front(), r.step_losses.back());
         // The fixed schedule ends at the last checkpoint (best.ckpt would depend on the noisy validation loss).
         model = eval::load_model(to.out_dir + "/checkpoints/last.ckpt", "cpu", {}, false);
@@ -149,9 +151,11 @@ struct Trained {
     ~Trained() { fs::remove_all(dir); }
 };
 
-Trained& trained() {
-    static Trained t;
-    return t;
+Trained& trained(int seed) {
+    static std::map<int, std::unique_ptr<Trained>> cache;
+    auto& t = cache[seed];
+    if (!t) t = std::make_unique<Trained>(seed);
+    return *t;
 }
 
 // AUROC by the rank-sum (Mann-Whitney) formula: rank all scores ascending (1-based, tied scores get the mean of
@@ -189,17 +193,16 @@ TEST(GrnRecoveryAuroc, RankFormulaOnHandCases) {
     EXPECT_DOUBLE_EQ(auroc({0.9, 0.4, 0.5, 0.4, 0.1}, {1, 1, 0, 0, 0}), 4.5 / 6.0);
 }
 
-TEST(GrnRecovery, LearnedMaskRanksTrueEdgesOfThePerturbedBlock) {
-    Trained& tr = trained();
+// AUROC of sigmoid(W) over the ordered pairs i != j of the perturbed block against the true edges.
+double block_auroc(Trained& tr) {
     eval::LoadedModel& m = *tr.model;
     const data::Dataset& ds = m.dataset;
     const int64_t T = ds.T, P = ds.n_perturbed;
-    ASSERT_EQ(T, 20);
-    ASSERT_EQ(P, 15);
+    EXPECT_EQ(T, 20);
+    EXPECT_EQ(P, 15);
     std::vector<double> W = m.params.value(m.model->mask_logits()).to(Device::CPU).to_vector();
-    ASSERT_EQ((int64_t)W.size(), T * T);
-    // Ordered pairs i != j of the perturbed block, matched to the truth by gene name (the treatment axis is
-    // ds.treatment_names, not assumed to be the file's gene order).
+    EXPECT_EQ((int64_t)W.size(), T * T);
+    // Matched to the truth by gene name (the treatment axis is ds.treatment_names, not the file's gene order).
     std::vector<double> score;
     std::vector<int> label;
     for (int64_t i = 0; i < P; ++i)
@@ -210,16 +213,27 @@ TEST(GrnRecovery, LearnedMaskRanksTrueEdgesOfThePerturbedBlock) {
         }
     int64_t n_pos = 0;
     for (int l : label) n_pos += l;
-    ASSERT_EQ(n_pos, tr.true_edges_in_block);
-    ASSERT_GE(n_pos, 5) << "too few true edges in the perturbed block for a meaningful AUROC";
+    EXPECT_EQ(n_pos, tr.true_edges_in_block);
+    EXPECT_GE(n_pos, 5) << "too few true edges in the perturbed block for a meaningful AUROC";
     double a = auroc(score, label);
     std::printf("[ grn     ] perturbed block: %lld true edges of %zu ordered pairs, AUROC of sigmoid(W) = %.3f\n",
                 (long long)n_pos, label.size(), a);
-    EXPECT_GE(a, 0.8);
+    return a;
+}
+
+TEST(GrnRecovery, LearnedMaskRanksTrueEdgesOfThePerturbedBlock) {
+    double sum = 0;
+    for (int seed : kSeeds) {
+        SCOPED_TRACE("simulation seed " + std::to_string(seed));
+        double a = block_auroc(trained(seed));
+        EXPECT_GE(a, 0.8);
+        sum += a;
+    }
+    std::printf("[ grn     ] mean AUROC over %zu seeds: %.3f\n", std::size(kSeeds), sum / std::size(kSeeds));
 }
 
 TEST(GrnRecovery, EvaluationAgainstTrueNetworkBeatsRandom) {
-    Trained& tr = trained();
+    Trained& tr = trained(kSeeds[0]);
     auto t0 = std::chrono::steady_clock::now();
     eval::GrnOptions opt;  // default threshold 0.5 on sigmoid(W), 1,000 random edge sets
     opt.references.push_back(eval::parse_reference_arg(tr.reference_tsv + ",tsv,directed"));

@@ -77,6 +77,35 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
     for (const char* b : {"no_change", "perturbed_mean", "train_mean"})
         EXPECT_TRUE(rep["metrics"]["baselines"].contains(b)) << b;
     EXPECT_EQ(rep["per_perturbation"].size(), 25u);
+    {  // Values, not just keys: ranges, the summary equals the mean of the per-perturbation rows, and the baselines
+       // behave as their definitions say (docs/metrics.md).
+        const auto& mm = rep["metrics"]["model"];
+        EXPECT_LT(rep["iwelbo"]["mean"].get<double>(), 0.0);  // a log-likelihood bound of counts
+        for (const char* k : {"ate_pearson", "ate_pearson_top20", "pearson_delta", "pearson_de"}) {
+            EXPECT_GE(mm[k].get<double>(), -1.0) << k;
+            EXPECT_LE(mm[k].get<double>(), 1.0) << k;
+        }
+        for (const char* k : {"jaccard_top20", "overlap_at_k", "discrimination_score_l1"}) {
+            EXPECT_GE(mm[k].get<double>(), 0.0) << k;
+            EXPECT_LE(mm[k].get<double>(), 1.0) << k;
+        }
+        for (const char* k : {"pearson_delta", "mse_de", "jaccard_top20", "discrimination_score_l1"}) {
+            double sum = 0;
+            int n = 0;
+            for (const auto& row : rep["per_perturbation"])
+                if (row[k].is_number()) sum += row[k].get<double>(), ++n;
+            ASSERT_GT(n, 0) << k;
+            EXPECT_NEAR(mm[k].get<double>(), sum / n, 1e-9) << k << " is not the mean of the per-perturbation rows";
+        }
+        const auto& none = rep["metrics"]["baselines"]["no_change"];
+        const auto& train = rep["metrics"]["baselines"]["train_mean"];
+        EXPECT_EQ(none["pearson_delta"].get<double>(), 0.0);  // a constant prediction: correlation set to 0 (GEARS)
+        EXPECT_TRUE(none["ate_pearson"].is_null());             // undefined for a constant prediction
+        EXPECT_GT(none["mse_de"].get<double>(), 0.0);           // the mean squared real effect on the DE genes
+        // The training cells' own mean of each perturbation predicts its held-out cells far better than no change.
+        EXPECT_LT(train["mse_de"].get<double>(), 0.5 * none["mse_de"].get<double>());
+        EXPECT_GT(train["ate_pearson"].get<double>(), 0.5);
+    }
     {  // The exported per-cell table reproduces the evaluated cell counts (QC-pass cells of the test split).
         std::ifstream cf(dir / "cells.csv");
         ASSERT_TRUE(cf);

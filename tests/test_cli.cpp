@@ -63,16 +63,19 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
     ASSERT_TRUE(fs::exists(ckpt));
 
     r = run("evaluate --checkpoint " + ckpt + " --device cpu --set evaluate.ate_particles=64"
-            " --set evaluate.iwelbo_particles=4");
+            " --set evaluate.iwelbo_particles=4 --export " + (dir / "export").string());
     ASSERT_EQ(r.code, 0) << r.output;
+    for (const char* f : {"real.h5ad", "pred.h5ad", "cells.csv"}) EXPECT_TRUE(fs::exists(dir / "export" / f)) << f;
     std::ifstream rf(dir / "eval" / "report.json");
     ASSERT_TRUE(rf);
     nlohmann::json rep = nlohmann::json::parse(rf);
     EXPECT_EQ(rep["split"], "test");
     EXPECT_EQ(rep["cells"]["perturbations"].get<int>(), 25);
     EXPECT_TRUE(rep["iwelbo"]["mean"].is_number());
-    for (const char* k : {"ate_pearson", "ate_pearson_top20", "ate_r2", "jaccard_top20", "pearson_delta", "mse_de",
-                          "pearson_de", "overlap_at_k", "discrimination_score_l1"})
+    for (const char* k : {"ate_pearson", "ate_pearson_top20", "ate_r2", "jaccard_top20", "ate_pearson_delta",
+                          "ate_mse_top20", "ate_pearson_profile_top20", "ate_overlap_top20", "ate_discrimination_l1",
+                          "pearson_delta", "mse", "mae", "mse_delta", "mae_delta", "discrimination_score_l1",
+                          "discrimination_score_l2", "discrimination_score_cosine"})
         EXPECT_TRUE(rep["metrics"]["model"].contains(k)) << k;
     for (const char* b : {"no_change", "perturbed_mean", "train_mean"})
         EXPECT_TRUE(rep["metrics"]["baselines"].contains(b)) << b;
@@ -81,15 +84,15 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
        // behave as their definitions say (docs/metrics.md).
         const auto& mm = rep["metrics"]["model"];
         EXPECT_LT(rep["iwelbo"]["mean"].get<double>(), 0.0);  // a log-likelihood bound of counts
-        for (const char* k : {"ate_pearson", "ate_pearson_top20", "pearson_delta", "pearson_de"}) {
+        for (const char* k : {"ate_pearson", "ate_pearson_top20", "pearson_delta", "ate_pearson_profile_top20"}) {
             EXPECT_GE(mm[k].get<double>(), -1.0) << k;
             EXPECT_LE(mm[k].get<double>(), 1.0) << k;
         }
-        for (const char* k : {"jaccard_top20", "overlap_at_k", "discrimination_score_l1"}) {
+        for (const char* k : {"jaccard_top20", "ate_overlap_top20", "discrimination_score_l1", "ate_discrimination_l1"}) {
             EXPECT_GE(mm[k].get<double>(), 0.0) << k;
             EXPECT_LE(mm[k].get<double>(), 1.0) << k;
         }
-        for (const char* k : {"pearson_delta", "mse_de", "jaccard_top20", "discrimination_score_l1"}) {
+        for (const char* k : {"pearson_delta", "mse_delta", "ate_mse_top20", "jaccard_top20", "discrimination_score_l1"}) {
             double sum = 0;
             int n = 0;
             for (const auto& row : rep["per_perturbation"])
@@ -99,12 +102,17 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
         }
         const auto& none = rep["metrics"]["baselines"]["no_change"];
         const auto& train = rep["metrics"]["baselines"]["train_mean"];
-        EXPECT_EQ(none["pearson_delta"].get<double>(), 0.0);  // a constant prediction: correlation set to 0 (GEARS)
-        EXPECT_TRUE(none["ate_pearson"].is_null());             // undefined for a constant prediction
-        EXPECT_GT(none["mse_de"].get<double>(), 0.0);           // the mean squared real effect on the DE genes
+        // A constant (zero) predicted effect: GEARS's convention sets its correlation to 0, cell-eval's pearsonr
+        // leaves NaN (null here), and the ATE Pearson over all entries is undefined too.
+        EXPECT_EQ(none["ate_pearson_delta"].get<double>(), 0.0);
+        EXPECT_TRUE(none["pearson_delta"].is_null());
+        EXPECT_TRUE(none["ate_pearson"].is_null());
+        EXPECT_GT(none["ate_mse_top20"].get<double>(), 0.0);  // the mean squared real effect on the DE genes
         // The training cells' own mean of each perturbation predicts its held-out cells far better than no change.
-        EXPECT_LT(train["mse_de"].get<double>(), 0.5 * none["mse_de"].get<double>());
+        EXPECT_LT(train["ate_mse_top20"].get<double>(), 0.5 * none["ate_mse_top20"].get<double>());
+        EXPECT_LT(train["mse_delta"].get<double>(), none["mse_delta"].get<double>());
         EXPECT_GT(train["ate_pearson"].get<double>(), 0.5);
+        EXPECT_GT(train["pearson_delta"].get<double>(), 0.2);
     }
     {  // The exported per-cell table reproduces the evaluated cell counts (QC-pass cells of the test split).
         std::ifstream cf(dir / "cells.csv");
@@ -175,4 +183,26 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
                      "pp = pandas.read_csv('" + (dir / "eval" / "per_perturbation.csv").string() + "'); "
                      "assert len(pp) == 25 and 'pearson_delta' in pp.columns, pp\"";
     EXPECT_EQ(std::system(py.c_str()), 0) << py;
+}
+
+// The metrics that carry cell-eval's names equal what cell-eval itself computes on the exported pair
+// (tests/python/check_cell_eval.py runs cell_eval.MetricsEvaluator and compares per perturbation and in aggregate).
+TEST(Cli, CellEvalOnTheExportedPairEqualsTheReport) {
+    fs::path dir = fs::path(GPO_BINARY_DIR) / "test_cli_cell_eval";
+    fs::remove_all(dir);
+    Result r = run("train --config " + std::string(GPO_SOURCE_DIR) + "/data/configs/demo.json --out " + dir.string() +
+                   " --device cpu" + tiny_sets());
+    ASSERT_EQ(r.code, 0) << r.output;
+    r = run("evaluate --checkpoint " + (dir / "checkpoints" / "best.ckpt").string() + " --device cpu" +
+            " --set evaluate.ate_particles=16 --set evaluate.iwelbo_particles=2 --export " + (dir / "export").string());
+    ASSERT_EQ(r.code, 0) << r.output;
+    if (std::system("python3 -c 'import cell_eval' > /dev/null 2>&1") != 0) {
+        const char* req = std::getenv("GPO_REQUIRE_PYTHON");
+        if (req && std::string(req) == "1") FAIL() << "GPO_REQUIRE_PYTHON=1 but python3 cannot import cell_eval";
+        GTEST_SKIP() << "python3 with cell-eval not available (pip install cell-eval): not compared";
+    }
+    Result c = gpo::test::run_shell("python3 " + std::string(GPO_SOURCE_DIR) + "/tests/python/check_cell_eval.py " +
+                                    (dir / "export").string() + " " + (dir / "eval" / "report.json").string());
+    EXPECT_EQ(c.code, 0) << c.output;
+    EXPECT_NE(c.output.find("0 differ"), std::string::npos) << c.output;
 }

@@ -15,9 +15,12 @@
 #include "engine/check.h"
 #include "engine/data/loader.h"
 #include "engine/data/stats.h"
+#include "engine/eval/cell_eval.h"
 #include "engine/eval/metrics.h"
+#include "engine/eval/predict.h"
 #include "io/atomic_file.h"
 #include "io/csv.h"
+#include "io/h5ad.h"
 #include "io/progress.h"
 #include "io/svg.h"
 
@@ -123,6 +126,88 @@ std::vector<std::vector<int64_t>> real_de_genes(const data::Dataset& ds, int spl
     return out;
 }
 
+// The pair cell-eval compares: the evaluated real cells (QC-pass cells of the split, controls included) and, for each
+// of them, one cell sampled from the model at that real cell's library size. Both ordered by label.
+struct CellPair {
+    LabelledCells real, pred;
+    std::vector<int64_t> rows;  // dataset row of each real cell (and of the real cell each predicted one mirrors)
+};
+
+CellPair cell_eval_pair(LoadedModel& m, int split, uint64_t seed, bool verbose) {
+    const data::Dataset& ds = m.dataset;
+    std::map<std::string, std::vector<int64_t>> by_label;
+    for (int64_t n = 0; n < ds.N; ++n)
+        if ((split < 0 || ds.split[n] == split) && !ds.qc[n]) by_label[ds.labels[n]].push_back(n);
+    CellPair p;
+    for (LabelledCells* c : {&p.real, &p.pred}) {
+        c->counts.cols = ds.G;
+        c->counts.indptr.assign(1, 0);
+    }
+    std::unique_ptr<io::Progress> bar;
+    if (verbose) bar = std::make_unique<io::Progress>("evaluate: predicted cells");
+    int64_t total = 0, done = 0;
+    for (const auto& [label, rows] : by_label) total += (int64_t)rows.size();
+    uint64_t step = 0;
+    const int64_t block = 256;
+    for (const auto& [label, rows] : by_label) {
+        for (size_t i0 = 0; i0 < rows.size(); i0 += block) {
+            const size_t i1 = std::min(rows.size(), i0 + block);
+            std::vector<double> libs;
+            for (size_t i = i0; i < i1; ++i) {
+                const int64_t n = rows[i];
+                libs.push_back(ds.library[n]);
+                for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k) {
+                    p.real.counts.indices.push_back(ds.counts.indices[k]);
+                    p.real.counts.data.push_back(ds.counts.data[k]);
+                }
+                p.real.counts.indptr.push_back((int64_t)p.real.counts.data.size());
+                p.real.labels.push_back(label);
+                p.pred.labels.push_back(label);
+                p.rows.push_back(n);
+            }
+            io::CsrMatrix b = sample_cells(m, ds.treatments[rows[i0]], libs, seed, step++);
+            const int64_t base = (int64_t)p.pred.counts.data.size();
+            p.pred.counts.indices.insert(p.pred.counts.indices.end(), b.indices.begin(), b.indices.end());
+            p.pred.counts.data.insert(p.pred.counts.data.end(), b.data.begin(), b.data.end());
+            for (int64_t r = 1; r <= b.rows; ++r) p.pred.counts.indptr.push_back(base + b.indptr[r]);
+            done += b.rows;
+            if (bar) bar->update(done, total, "cells");
+        }
+    }
+    p.real.counts.rows = p.pred.counts.rows = (int64_t)p.rows.size();
+    if (bar) bar->finish_line("evaluate: " + std::to_string(total) + " predicted cells at the real cells' library sizes");
+    return p;
+}
+
+// `evaluate --export DIR`: real.h5ad and pred.h5ad as cell-eval reads them (raw counts in X; obs target_gene, the
+// control named as in the data, and the input's perturbation column), and cells.csv.
+void write_cell_eval_pair(const LoadedModel& m, const CellPair& p, const std::string& dir) {
+    const data::Dataset& ds = m.dataset;
+    const std::string key = m.config.at("data").at("perturbation_key").get<std::string>();
+    fs::create_directories(dir);
+    for (const bool real : {true, false}) {
+        const LabelledCells& c = real ? p.real : p.pred;
+        io::AnnDataOut a;
+        a.rows = c.counts.rows;
+        a.cols = ds.G;
+        a.var.index = ds.gene_names;
+        a.X_csr = c.counts;
+        std::vector<std::string> mirrors;
+        for (size_t i = 0; i < p.rows.size(); ++i) {
+            a.obs.index.push_back(real ? ds.obs_names[p.rows[i]] : "pred_" + std::to_string(i));
+            mirrors.push_back(ds.obs_names[p.rows[i]]);
+        }
+        a.obs.add("target_gene", io::Column::categorical_from_labels(c.labels));
+        if (key != "target_gene") a.obs.add(key, io::Column::categorical_from_labels(c.labels));
+        if (!real) a.obs.add("library_cell", io::Column::string(mirrors));
+        a.uns_strings["control_label"] = ds.control_label;
+        a.uns_strings["source"] = real ? "gpo-engine evaluate: the evaluated real cells"
+                                       : "gpo-engine evaluate: one model cell per real cell, at its library size";
+        io::h5ad_write((fs::path(dir) / (real ? "real.h5ad" : "pred.h5ad")).string(), a);
+    }
+    data::write_cell_table(ds, (fs::path(dir) / "cells.csv").string());
+}
+
 // Metrics of one predictor given its predicted ATE rows (labels, G).
 json predictor_metrics(const Mat& A_data, const Mat& A_pred, const Groups& g, const std::vector<std::vector<int64_t>>& de,
                        const std::vector<std::vector<int64_t>>& real_de, const std::vector<int64_t>& target_col,
@@ -150,24 +235,26 @@ json predictor_metrics(const Mat& A_data, const Mat& A_pred, const Groups& g, co
             if (std::isfinite(x)) s += x, ++n;
         return n ? s / n : NAN;
     };
+    // On the perturbseq transform (the papers' ATE convention); the cell-eval names are added by evaluate_model.
     json j = {{"ate_pearson", num(am.pearson)},         {"ate_r2", num(am.r2)},
               {"ate_pearson_top20", num(am.pearson_top)}, {"ate_r2_top20", num(am.r2_top)},
               {"jaccard_top20", num(am.jaccard_k1)},    {"jaccard_top50", num(am.jaccard_k2)},
-              {"pearson_delta", num(nanmean(pm.pearson_delta))}, {"pearson_delta_de", num(nanmean(pm.pearson_delta_de))},
-              {"mse_de", num(nanmean(pm.mse_de))},      {"pearson_de", num(nanmean(pm.pearson_de))},
-              {"overlap_at_k", num(nanmean(overlap))},  {"discrimination_score_l1", num(nanmean(disc))}};
+              {"ate_pearson_delta", num(nanmean(pm.pearson_delta))},
+              {"ate_pearson_delta_top20", num(nanmean(pm.pearson_delta_de))},
+              {"ate_mse_top20", num(nanmean(pm.mse_de))},      {"ate_pearson_profile_top20", num(nanmean(pm.pearson_de))},
+              {"ate_overlap_top20", num(nanmean(overlap))},  {"ate_discrimination_l1", num(nanmean(disc))}};
     if (per_label) {
         *per_label = json::array();
         for (int64_t t = 0; t < P; ++t)
             per_label->push_back({{"perturbation", g.labels[t]},
                                   {"cells", g.n_cells[t]},
-                                  {"pearson_delta", num(pm.pearson_delta[t])},
-                                  {"pearson_delta_de", num(pm.pearson_delta_de[t])},
-                                  {"mse_de", num(pm.mse_de[t])},
-                                  {"pearson_de", num(pm.pearson_de[t])},
+                                  {"ate_pearson_delta", num(pm.pearson_delta[t])},
+                                  {"ate_pearson_delta_top20", num(pm.pearson_delta_de[t])},
+                                  {"ate_mse_top20", num(pm.mse_de[t])},
+                                  {"ate_pearson_profile_top20", num(pm.pearson_de[t])},
                                   {"jaccard_top20", num(jac20[t])},
-                                  {"overlap_at_k", num(overlap[t])},
-                                  {"discrimination_score_l1", num(disc[t])}});
+                                  {"ate_overlap_top20", num(overlap[t])},
+                                  {"ate_discrimination_l1", num(disc[t])}});
     }
     return j;
 }
@@ -204,7 +291,7 @@ std::string fmt(const json& v) {
 
 }  // namespace
 
-json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
+json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, const std::string& export_dir) {
     auto t0 = std::chrono::steady_clock::now();
     const json& ec = m.config.at("evaluate");
     const data::Dataset& ds = m.dataset;
@@ -298,6 +385,47 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
         }
     }
 
+    // ---------------------------------------------------------------- cell-eval's metrics on the real/predicted pair
+    CellPair pair = cell_eval_pair(m, split, seed, verbose);
+    const auto real_pb = normlog_pseudobulk(pair.real);
+    CellEvalMetrics ce_model = cell_eval_metrics(real_pb, normlog_pseudobulk(pair.pred), ds.control_label, ds.gene_names);
+    // Baselines as cell-eval would score a prediction file holding, for each perturbation, the training cells of
+    // that perturbation (train_mean; the controls when it has none), all perturbed training cells (perturbed_mean)
+    // or the training controls (no_change), each file normalised on its own.
+    std::map<std::string, CellEvalMetrics> ce_base;
+    {
+        LabelledCells train_cells;
+        train_cells.counts.cols = ds.G;
+        train_cells.counts.indptr.assign(1, 0);
+        for (int64_t n = 0; n < ds.N; ++n) {
+            if (ds.split[n] != data::SPLIT_TRAIN || ds.qc[n]) continue;
+            train_cells.labels.push_back(ds.labels[n]);
+            for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k) {
+                train_cells.counts.indices.push_back(ds.counts.indices[k]);
+                train_cells.counts.data.push_back(ds.counts.data[k]);
+            }
+            train_cells.counts.indptr.push_back((int64_t)train_cells.counts.data.size());
+        }
+        train_cells.counts.rows = (int64_t)train_cells.labels.size();
+        const auto own = normlog_pseudobulk(train_cells);
+        LabelledCells pooled = train_cells;
+        for (auto& l : pooled.labels)
+            if (l != ds.control_label) l = "__perturbed__";
+        const auto pool = normlog_pseudobulk(pooled);
+        std::map<std::string, std::vector<double>> none_pb, pert_pb, train_pb;
+        const std::vector<double>& ctrl = own.at(ds.control_label);
+        for (const auto& [label, v] : real_pb) {
+            (void)v;
+            none_pb[label] = ctrl;
+            pert_pb[label] = label == ds.control_label ? pool.at(ds.control_label) : pool.at("__perturbed__");
+            train_pb[label] = own.count(label) ? own.at(label) : ctrl;
+        }
+        ce_base["no_change"] = cell_eval_metrics(real_pb, none_pb, ds.control_label, ds.gene_names);
+        ce_base["perturbed_mean"] = cell_eval_metrics(real_pb, pert_pb, ds.control_label, ds.gene_names);
+        ce_base["train_mean"] = cell_eval_metrics(real_pb, train_pb, ds.control_label, ds.gene_names);
+    }
+    if (!export_dir.empty()) write_cell_eval_pair(m, pair, export_dir);
+
     // ---------------------------------------------------------------- metrics
     json per_label;
     json model_metrics = predictor_metrics(A_data, A_model, data, de, real_de, target_col, top_k, &per_label);
@@ -307,6 +435,17 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
         {"train_mean", predictor_metrics(A_data, A_train, data, de, real_de, target_col, top_k, nullptr)}};
     if (any_combo)
         baselines["additive"] = predictor_metrics(A_data, A_add, data, de, real_de, target_col, top_k, nullptr);
+    auto add_cell_eval = [&](json& into, const CellEvalMetrics& ce) {
+        for (const auto& [name, v] : ce.mean) into[name] = num(v);
+    };
+    add_cell_eval(model_metrics, ce_model);
+    for (auto& [name, ce] : ce_base) add_cell_eval(baselines[name], ce);
+    for (auto& row : per_label) {
+        auto it = std::find(ce_model.perts.begin(), ce_model.perts.end(), row["perturbation"].get<std::string>());
+        if (it == ce_model.perts.end()) continue;
+        const size_t i = (size_t)(it - ce_model.perts.begin());
+        for (const auto& [name, v] : ce_model.per_pert) row[name] = num(v[i]);
+    }
 
     // ---------------------------------------------------------------- test IWELBO
     const int iw_particles = ec.at("iwelbo_particles").get<int>();
@@ -371,7 +510,10 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
         write_fig("ate_scatter.svg", io::svg_scatter("ATE: model vs data (" + split_name + " split)",
                                                      "observed ATE (log2)", "predicted ATE (log2)", xs, ys, true));
         std::vector<double> pd;
-        for (const auto& r : per_label) pd.push_back(r["pearson_delta"].is_null() ? NAN : r["pearson_delta"].get<double>());
+        for (const auto& r : per_label) {
+            const json v = r.value("pearson_delta", json());
+            pd.push_back(v.is_number() ? v.get<double>() : NAN);
+        }
         write_fig("per_perturbation_pearson_delta.svg",
                   io::svg_bar_chart("pearson_delta per perturbation (" + split_name + " split)",
                                     "Pearson r of predicted vs observed change", data.labels, pd));
@@ -404,6 +546,8 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
     report["figures"] = figures;
     std::ostringstream md;
     md << "# Evaluation of " << m.model->type() << "\n\n"
+       << "Metric definitions: docs/metrics.md (cell-eval's names follow cell-eval; `ate_*` and `jaccard_*` the "
+          "GPO-VAE papers' perturbseq convention).\n\n"
        << "Checkpoint `" << m.checkpoint << "`, " << split_name << " split (QC-pass cells), seed " << seed << ": "
        << data.n_control << " control cells, " << P << " perturbations. ATE: perturbseq transform, " << particles
        << " model particles at library size " << library << ".\n\n"
@@ -416,12 +560,13 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose) {
         if (any_combo) md << " | " << fmt(baselines["additive"][it.key()]);
         md << " |\n";
     }
-    md << "\n## Per perturbation (model)\n\n| perturbation | cells | pearson_delta | pearson_de | mse_de | jaccard_top20 "
-          "| discrimination |\n|---|---|---|---|---|---|---|\n";
+    md << "\n## Per perturbation (model)\n\n| perturbation | cells | pearson_delta | mse_delta | "
+          "discrimination_score_l1 | ate_pearson_delta | jaccard_top20 |\n|---|---|---|---|---|---|---|\n";
     for (const auto& r : per_label)
-        md << "| " << r["perturbation"].get<std::string>() << " | " << r["cells"] << " | " << fmt(r["pearson_delta"])
-           << " | " << fmt(r["pearson_de"]) << " | " << fmt(r["mse_de"]) << " | " << fmt(r["jaccard_top20"]) << " | "
-           << fmt(r["discrimination_score_l1"]) << " |\n";
+        md << "| " << r["perturbation"].get<std::string>() << " | " << r["cells"] << " | "
+           << fmt(r.value("pearson_delta", json())) << " | " << fmt(r.value("mse_delta", json())) << " | "
+           << fmt(r.value("discrimination_score_l1", json())) << " | " << fmt(r["ate_pearson_delta"]) << " | "
+           << fmt(r["jaccard_top20"]) << " |\n";
     md << "\n## Figures\n\n";
     for (const auto& fname : figures) md << "![" << fname << "](" << fname << ")\n\n";
     io::write_file_atomic((fs::path(out_dir) / "report.json").string(), report.dump(2) + "\n");

@@ -11,6 +11,8 @@
 
 namespace gpo::eval {
 
-nlohmann::json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose);
+// export_dir (optional): also write the cell-eval input pair there (real.h5ad, pred.h5ad, cells.csv).
+nlohmann::json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose,
+                              const std::string& export_dir = "");
 
 }  // namespace gpo::eval

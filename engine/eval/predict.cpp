@@ -118,25 +118,8 @@ void write_cells(LoadedModel& m, const PredictOptions& opt, const std::vector<Co
         if (ci == conds.size()) return false;
         const Condition& c = conds[ci];
         const int64_t k = std::min<int64_t>(block, opt.cells - next);
-        Tensor rho = m.model->generate(m.params, {c.treatments}, (int)k, 1.0, false, RngKey{opt.seed, 90}, step)
-                         .to(Device::CPU);
-        std::vector<double> mu = rho.to_vector();
-        for (int64_t p = 0; p < k; ++p)
-            for (int64_t g = 0; g < G; ++g) mu[p * G + g] *= c.libraries[next + p];
-        Tensor mean = Tensor::from_vector({k, G}, mu, rho.dtype).to(m.device);
-        std::vector<double> x = m.model->sample_counts(m.params, mean, RngKey{opt.seed, 91}, step).to_vector();
-        out = io::CsrMatrix{};
-        out.rows = k;
-        out.cols = G;
-        out.indptr.assign(1, 0);
-        for (int64_t p = 0; p < k; ++p) {
-            for (int64_t g = 0; g < G; ++g)
-                if (x[p * G + g] != 0) {
-                    out.indices.push_back((int32_t)g);
-                    out.data.push_back((float)x[p * G + g]);
-                }
-            out.indptr.push_back((int64_t)out.data.size());
-        }
+        std::vector<double> libs(c.libraries.begin() + next, c.libraries.begin() + next + k);
+        out = sample_cells(m, c.treatments, libs, opt.seed, step);
         ++step;
         next += k;
         done += k;
@@ -194,6 +177,31 @@ void write_means(LoadedModel& m, const PredictOptions& opt, const std::vector<Co
 }
 
 }  // namespace
+
+io::CsrMatrix sample_cells(LoadedModel& m, const std::vector<int>& treatments, const std::vector<double>& libraries,
+                           uint64_t seed, uint64_t step) {
+    const int64_t G = m.dataset.G, k = (int64_t)libraries.size();
+    io::CsrMatrix out;
+    out.rows = k;
+    out.cols = G;
+    out.indptr.assign(1, 0);
+    if (k == 0) return out;
+    Tensor rho = m.model->generate(m.params, {treatments}, (int)k, 1.0, false, RngKey{seed, 90}, step).to(Device::CPU);
+    std::vector<double> mu = rho.to_vector();
+    for (int64_t p = 0; p < k; ++p)
+        for (int64_t g = 0; g < G; ++g) mu[p * G + g] *= libraries[p];
+    Tensor mean = Tensor::from_vector({k, G}, mu, rho.dtype).to(m.device);
+    std::vector<double> x = m.model->sample_counts(m.params, mean, RngKey{seed, 91}, step).to_vector();
+    for (int64_t p = 0; p < k; ++p) {
+        for (int64_t g = 0; g < G; ++g)
+            if (x[p * G + g] != 0) {
+                out.indices.push_back((int32_t)g);
+                out.data.push_back((float)x[p * G + g]);
+            }
+        out.indptr.push_back((int64_t)out.data.size());
+    }
+    return out;
+}
 
 std::vector<std::string> untrained_labels(const LoadedModel& m, const std::vector<std::string>& labels) {
     const data::Dataset& ds = m.dataset;

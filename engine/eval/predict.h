@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/eval/loaded_model.h"
+#include "io/h5ad.h"
 
 namespace gpo::eval {
 
@@ -26,6 +27,12 @@ struct PredictOptions {
     int particles = 500;              // particles averaged into each mean profile
     uint64_t seed = 0;
 };
+
+// k cells of one condition (treatments; empty = control) sampled from the model, cell p at library size
+// libraries[p]: one generate() call at library 1 (k particles), NB means rescaled per cell, counts drawn from the
+// model's likelihood; noise from (seed, streams 90/91) at `step`. Returns the counts as CSR (k rows).
+io::CsrMatrix sample_cells(LoadedModel& m, const std::vector<int>& treatments, const std::vector<double>& libraries,
+                           uint64_t seed, uint64_t step);
 
 // Labels of `opt.labels` (after the control) whose treatments have no training cell: their embeddings were never
 // trained, so their predictions rest on the initialisation.

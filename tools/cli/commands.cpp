@@ -36,7 +36,10 @@ const std::vector<Command>& commands() {
          cmd_train},
         {{"evaluate", "evaluate a trained model: report.json/.md, per-perturbation tables and figures",
           "--checkpoint CKPT [options]",
-          {kCheckpoint, {"out", "DIR", "report folder (default: RUN/eval)"}, kDevice, kSet}},
+          {kCheckpoint, {"out", "DIR", "report folder (default: RUN/eval)"},
+           {"export", "DIR", "also write the cell-eval inputs: real.h5ad (the evaluated cells), pred.h5ad (one model cell "
+                             "per real cell, at its library size) and cells.csv"},
+           kDevice, kSet}},
          cmd_evaluate},
         {{"predict", "cells sampled from the model for perturbations (raw counts), and mean profiles, as AnnData",
           "--checkpoint CKPT --perturbations \"A,B+C\" --out P.h5ad [options]",

@@ -22,13 +22,19 @@ static std::unique_ptr<eval::LoadedModel> load(const Args& a, const std::string&
 int cmd_evaluate(const Args& a) {
     auto m = load(a, "evaluate");
     std::string out = a.get("out", (fs::path(m->run_dir) / "eval").string());
-    nlohmann::json r = eval::evaluate_model(*m, out, true);
+    nlohmann::json r = eval::evaluate_model(*m, out, true, a.get("export", ""));
     const auto& mm = r["metrics"]["model"];
     const auto& pm = r["metrics"]["baselines"]["perturbed_mean"];
     auto show = [](const nlohmann::json& v) { return v.is_null() ? std::string("n/a") : std::to_string(v.get<double>()); };
-    std::fprintf(stderr, "top-20 ATE Pearson: model %s, mean of perturbed cells %s; IWELBO %s\n",
+    std::fprintf(stderr, "top-20 ATE Pearson: model %s, mean of perturbed cells %s; pearson_delta (cell-eval): model %s, "
+                 "mean of perturbed cells %s; IWELBO %s\n",
                  show(mm["ate_pearson_top20"]).c_str(), show(pm["ate_pearson_top20"]).c_str(),
-                 show(r["iwelbo"]["mean"]).c_str());
+                 show(mm["pearson_delta"]).c_str(), show(pm["pearson_delta"]).c_str(), show(r["iwelbo"]["mean"]).c_str());
+    if (a.has("export"))
+        std::fprintf(stderr, "evaluate: cell-eval inputs in %s (cell-eval run -ap %s/pred.h5ad -ar %s/real.h5ad "
+                             "--pert-col target_gene --control-pert %s)\n",
+                     a.get("export").c_str(), a.get("export").c_str(), a.get("export").c_str(),
+                     m->dataset.control_label.c_str());
     return 0;
 }
 

@@ -80,11 +80,15 @@ CellEvalMetrics cell_eval_metrics(const std::map<std::string, std::vector<double
                     double u = real_eff[j][g], v = pred_eff[i][g];
                     l1 += std::fabs(u - v), l2 += (u - v) * (u - v), dot += u * v, nu += u * u, nv += v * v;
                 }
-                dist[j] = metric[1] == '1' ? l1 : metric[1] == '2' ? std::sqrt(l2)
-                                                                    : 1.0 - dot / std::sqrt(nu * nv);
+                // sklearn's cosine distance: 1 - u.v / (|u| |v|), 1 when either vector is zero, clipped to [0, 2].
+                const double cosd = nu > 0 && nv > 0 ? std::clamp(1.0 - dot / std::sqrt(nu * nv), 0.0, 2.0) : 1.0;
+                dist[j] = metric[1] == '1' ? l1 : metric[1] == '2' ? std::sqrt(l2) : cosd;
             }
-            size_t rank = 0;  // ties: numpy's argsort order is unspecified; distances of real data do not tie
-            for (size_t j = 0; j < P; ++j) rank += dist[j] < dist[i];
+            // p's position in the ascending order of the distances; equal distances keep their order (a stable sort;
+            // numpy's default argsort leaves ties unordered, so cell-eval's value is arbitrary there; distances of
+            // real data do not tie, a constant prediction's do).
+            size_t rank = 0;
+            for (size_t j = 0; j < P; ++j) rank += dist[j] < dist[i] || (dist[j] == dist[i] && j < i);
             out.per_pert[std::string("discrimination_score_") + metric].push_back(1.0 - (double)rank / (double)P);
         }
     }

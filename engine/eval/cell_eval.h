@@ -4,7 +4,8 @@
 // perturbation p against the control c: pearson_delta = Pearson(pred_p - pred_c, real_p - real_c); mse, mae between
 // pred_p and real_p; mse_delta, mae_delta between the two effects; discrimination_score_{l1,l2,cosine} = 1 - rank/P
 // of the distance from p's predicted effect to p's real effect among the distances to every real effect (the gene
-// named p left out). Reported per perturbation and as their mean (cell-eval's aggregate).
+// named p left out; sklearn's distances; ties ranked in perturbation order). Reported per perturbation and as their
+// mean (cell-eval's aggregate).
 #pragma once
 #include <map>
 #include <string>

@@ -4,11 +4,16 @@
 // cells/s, steps/s, peak memory, device and git sha.
 // The cells are random counts with the reference's shapes (a timing fixture, not biology): the step cost depends on
 // the batch, G, T and the number of distinct perturbations per batch, not on the number of cells in the file.
-// Usage: bench_train [--out FILE] [--cpu-steps N] [--cuda-steps N] [--cells N]
+// Usage: bench_train [--out FILE] [--cpu-steps N] [--cuda-steps N] [--cells N] [shape flags]
+// Shape flags (defaults: the K562 shape) match ../shared/bench/ref_gpo_vae_step.py's, so the two run one shape:
+// --genes G --perturbed N --extended N --batch B --basal-hidden H --nnz K --fc-criteria TAU --penalty S.
+// The embedded demo's shape: --genes 299 --perturbed 25 --extended 13 --batch 128 --basal-hidden 400 --nnz 67
+// --fc-criteria 0.4 --penalty 1. Threads: OPENBLAS_NUM_THREADS (recorded in the JSON).
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -25,7 +30,8 @@
 using namespace gpo;
 using nlohmann::json;
 
-static data::Dataset reference_shaped_dataset(int64_t N, int64_t G, int64_t T, int64_t n_pert, uint64_t seed) {
+static data::Dataset reference_shaped_dataset(int64_t N, int64_t G, int64_t T, int64_t n_pert, int64_t nnz_per_cell,
+                                              uint64_t seed) {
     data::Dataset ds;
     ds.source = "synthetic reference-shaped cells";
     ds.N = N;
@@ -42,7 +48,6 @@ static data::Dataset reference_shaped_dataset(int64_t N, int64_t G, int64_t T, i
     for (int64_t t = 0; t < T; ++t) ds.gene_treatment[t] = (int)t;
     ds.counts.rows = ds.cf_counts.rows = N;
     ds.counts.cols = ds.cf_counts.cols = G;
-    const int64_t nnz_per_cell = 1500;  // ~18% non-zero, as Perturb-seq
     for (int64_t n = 0; n < N; ++n) {
         double lib = 0;
         int64_t g = 0;
@@ -127,25 +132,45 @@ static json time_steps(const json& cfg, const data::Dataset& ds, Device dev, int
 int main(int argc, char** argv) {
     std::string out = "bench_out/train.json";
     int cpu_steps = 2, cuda_steps = 20;
-    int64_t cells = 4096;
+    int64_t cells = 4096, genes = 8563, perturbed = 622, extended = 924, batch = 512, basal_hidden = 200, nnz = 1500;
+    double fc = 0.8, penalty = 5;  // the K562 column of docs/model.md §5
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--out")) out = argv[i + 1];
-        else if (!std::strcmp(argv[i], "--cpu-steps")) cpu_steps = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--cuda-steps")) cuda_steps = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--cells")) cells = std::atoll(argv[i + 1]);
+        const char* k = argv[i];
+        const char* v = argv[i + 1];
+        if (!std::strcmp(k, "--out")) out = v;
+        else if (!std::strcmp(k, "--cpu-steps")) cpu_steps = std::atoi(v);
+        else if (!std::strcmp(k, "--cuda-steps")) cuda_steps = std::atoi(v);
+        else if (!std::strcmp(k, "--cells")) cells = std::atoll(v);
+        else if (!std::strcmp(k, "--genes")) genes = std::atoll(v);
+        else if (!std::strcmp(k, "--perturbed")) perturbed = std::atoll(v);
+        else if (!std::strcmp(k, "--extended")) extended = std::atoll(v);
+        else if (!std::strcmp(k, "--batch")) batch = std::atoll(v);
+        else if (!std::strcmp(k, "--basal-hidden")) basal_hidden = std::atoll(v);
+        else if (!std::strcmp(k, "--nnz")) nnz = std::atoll(v);
+        else if (!std::strcmp(k, "--fc-criteria")) fc = std::atof(v);
+        else if (!std::strcmp(k, "--penalty")) penalty = std::atof(v);
         else {
-            std::fprintf(stderr, "bench_train: unknown option %s\n", argv[i]);
+            std::fprintf(stderr, "bench_train: unknown option %s\n", k);
             return 2;
         }
     }
+    if (genes < 2 || perturbed < 1 || extended < 0 || perturbed + extended > genes || batch < 1 || nnz < 1 ||
+        2 * genes / nnz < 2) {
+        std::fprintf(stderr, "bench_train: need 1 <= perturbed, perturbed + extended <= genes, 1 <= nnz <= genes\n");
+        return 2;
+    }
     try {
-        json cfg = io::config_load("", {"model.type=gpo_vae", "model.basal_encoder.hidden=200", "model.fc_criteria=0.8",
-                                        "model.sparsity_coeff=5"});  // the K562 column of docs/model.md §5
-        data::Dataset ds = reference_shaped_dataset(cells, 8563, 1546, 622, 1);
+        json cfg = io::config_load("", {"model.type=gpo_vae", "model.basal_encoder.hidden=" + std::to_string(basal_hidden),
+                                        "model.fc_criteria=" + std::to_string(fc),
+                                        "model.sparsity_coeff=" + std::to_string(penalty),
+                                        "train.batch_size=" + std::to_string(batch)});
+        data::Dataset ds = reference_shaped_dataset(cells, genes, perturbed + extended, perturbed, nnz, 1);
+        const char* th = std::getenv("OPENBLAS_NUM_THREADS");
         json res = {{"benchmark", "train_step_gpo_vae"},
                     {"git_sha", GPO_GIT_SHA},
-                    {"shape", {{"genes", 8563}, {"T", 1546}, {"perturbed", 622}, {"latent", 100}, {"batch", 512},
-                               {"particles", 5}}},
+                    {"blas_threads", th ? std::string(th) : std::string("default")},
+                    {"shape", {{"genes", genes}, {"T", perturbed + extended}, {"perturbed", perturbed}, {"latent", 100},
+                               {"batch", batch}, {"particles", 5}, {"basal_hidden", basal_hidden}, {"nnz_per_cell", nnz}}},
                     {"results", json::array()}};
         if (cpu_steps > 0) {
             std::fprintf(stderr, "bench_train: %d CPU steps...\n", cpu_steps);

@@ -206,3 +206,59 @@ TEST(Cli, CellEvalOnTheExportedPairEqualsTheReport) {
     EXPECT_EQ(c.code, 0) << c.output;
     EXPECT_NE(c.output.find("0 differ"), std::string::npos) << c.output;
 }
+
+// Held-out combinations (GEARS layout, GENE1+GENE2 held out, its singles in training): evaluate works although the
+// test split holds no control (the controls of every split are used, and the report says so), its rows are the
+// held-out combination only, with evaluate.split = test and = all, and the additive baseline is reported.
+TEST(Cli, HeldOutCombinationsEvaluateOnTheHeldOutLabels) {
+    fs::path dir = fs::path(GPO_BINARY_DIR) / "test_cli_heldout_combo";
+    fs::remove_all(dir);
+    const std::string sets =
+        " --set data.path=" + std::string(GPO_SOURCE_DIR) + "/tests/data/layout_gears.h5ad" +
+        " --set data.perturbation_key=condition --set data.control_label=ctrl --set 'data.control_parts=[\"ctrl\"]'"
+        " --set data.cell_filter_column=null --set preprocess.max_extended_genes=0"
+        " --set preprocess.split=heldout_combinations --set 'preprocess.heldout=[\"GENE2+GENE1\"]'"
+        " --set model.n_latent=4 --set model.basal_encoder.hidden=8 --set model.embedding_encoder.hidden=8"
+        " --set model.qc_encoder.hidden=8 --set model.decoder.hidden=8 --set train.batch_size=32"
+        " --set train.max_epochs=2 --set preprocess.cache_dir=" + (dir / "cache").string();
+    Result r = run("train --config " + std::string(GPO_SOURCE_DIR) + "/data/configs/demo.json --out " +
+                   (dir / "run").string() + " --device cpu" + sets);
+    ASSERT_EQ(r.code, 0) << r.output;
+    const std::string ckpt = (dir / "run" / "checkpoints" / "best.ckpt").string();
+    for (const char* split : {"test", "all"}) {
+        SCOPED_TRACE(split);
+        const fs::path out = dir / (std::string("eval_") + split);
+        r = run("evaluate --checkpoint " + ckpt + " --device cpu --out " + out.string() +
+                " --set evaluate.ate_particles=16 --set evaluate.iwelbo_particles=2 --set evaluate.split=" + split);
+        ASSERT_EQ(r.code, 0) << r.output;
+        std::ifstream f(out / "report.json");
+        nlohmann::json rep = nlohmann::json::parse(f);
+        EXPECT_EQ(rep["cells"]["perturbations"].get<int>(), 1);
+        ASSERT_EQ(rep["per_perturbation"].size(), 1u);
+        EXPECT_EQ(rep["per_perturbation"][0]["perturbation"], "GENE1+GENE2");  // held-out labels match as sets
+        EXPECT_TRUE(rep["cells"]["held_out_labels_only"].get<bool>());
+        if (std::string(split) == "test") {
+            EXPECT_EQ(rep["cells"]["controls_from"], "all splits");
+            EXPECT_NE(r.output.find("no QC-pass control cell"), std::string::npos) << r.output;
+        }
+        {  // the controls counted are the QC-pass controls of every split, as cells.csv lists them
+            std::ifstream cf(dir / "run" / "cells.csv");
+            std::string line;
+            std::getline(cf, line);
+            int pass_controls = 0;
+            while (std::getline(cf, line)) {
+                std::vector<std::string> v;
+                std::stringstream ss(line);
+                for (std::string x; std::getline(ss, x, ',');) v.push_back(x);
+                pass_controls += v.size() >= 4 && v[1] == "ctrl" && v[3] == "0";
+            }
+            EXPECT_EQ(rep["cells"]["control"].get<int>(), pass_controls);
+            EXPECT_GT(pass_controls, 0);
+        }
+        const auto& add = rep["metrics"]["baselines"]["additive"];
+        ASSERT_TRUE(add.is_object());
+        EXPECT_TRUE(add["ate_mse_top20"].is_number());
+        EXPECT_TRUE(add["mse_delta"].is_number());
+        EXPECT_TRUE(rep["additive_singles_without_training_cells"].empty());
+    }
+}

@@ -48,8 +48,10 @@ struct Groups {
     int64_t n_control = 0;
 };
 
-// Mean perturbseq-transformed profile per label over QC-pass cells of `split` (-1 = all cells).
-Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std::string>* only_labels) {
+// Mean perturbseq-transformed profile per label over QC-pass cells of `split` (-1 = all cells), the control's over
+// the QC-pass controls of `control_split` (-1 = all cells).
+Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std::string>* only_labels,
+                      int control_split) {
     Groups g;
     std::map<std::string, int> id;
     for (int64_t n = 0; n < ds.N; ++n) {
@@ -70,9 +72,11 @@ Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std:
     g.n_cells.assign(g.labels.size(), 0);
     std::vector<double> dense(G), f(G);
     for (int64_t n = 0; n < ds.N; ++n) {
-        if ((split >= 0 && ds.split[n] != split) || ds.qc[n]) continue;
+        const bool is_control = ds.labels[n] == ds.control_label;
+        const int s = is_control ? control_split : split;
+        if ((s >= 0 && ds.split[n] != s) || ds.qc[n]) continue;
         double* acc;
-        if (ds.labels[n] == ds.control_label) {
+        if (is_control) {
             acc = g.control.data();
             ++g.n_control;
         } else {
@@ -84,7 +88,8 @@ Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std:
         transform_row(ds.counts, n, dense, f);
         for (int64_t k = 0; k < G; ++k) acc[k] += f[k];
     }
-    GPO_CHECK(g.n_control > 0, "evaluate: no QC-pass control cell in the evaluated split");
+    GPO_CHECK(g.n_control > 0, "evaluate: no QC-pass control cell in the "
+                                   << (control_split < 0 ? std::string("data") : std::string(data::split_name(control_split)) + " split"));
     for (double& v : g.control) v /= (double)g.n_control;
     for (size_t i = 0; i < g.labels.size(); ++i)
         for (int64_t k = 0; k < G; ++k) g.means.at((int64_t)i, k) = g.n_cells[i] ? g.means.at((int64_t)i, k) / g.n_cells[i] : NAN;
@@ -93,7 +98,8 @@ Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std:
 
 // Real DE genes per label (cell-eval style): Wilcoxon of the label's cells vs controls on the transformed values,
 // BH over genes, ranked by |log2 fold change| (a difference of log2 values).
-std::vector<std::vector<int64_t>> real_de_genes(const data::Dataset& ds, int split, const Groups& g) {
+std::vector<std::vector<int64_t>> real_de_genes(const data::Dataset& ds, int split, int control_split,
+                                                const Groups& g) {
     const int64_t G = ds.G;
     std::map<std::string, int> id;
     for (size_t i = 0; i < g.labels.size(); ++i) id[g.labels[i]] = (int)i;
@@ -101,9 +107,11 @@ std::vector<std::vector<int64_t>> real_de_genes(const data::Dataset& ds, int spl
     const size_t ctrl = g.labels.size();
     std::vector<double> dense(G), f(G);
     for (int64_t n = 0; n < ds.N; ++n) {
-        if ((split >= 0 && ds.split[n] != split) || ds.qc[n]) continue;
+        const bool is_control = ds.labels[n] == ds.control_label;
+        const int s = is_control ? control_split : split;
+        if ((s >= 0 && ds.split[n] != s) || ds.qc[n]) continue;
         size_t gid = ctrl;
-        if (ds.labels[n] != ds.control_label) {
+        if (!is_control) {
             auto it = id.find(ds.labels[n]);
             if (it == id.end()) continue;
             gid = (size_t)it->second;
@@ -133,11 +141,16 @@ struct CellPair {
     std::vector<int64_t> rows;  // dataset row of each real cell (and of the real cell each predicted one mirrors)
 };
 
-CellPair cell_eval_pair(LoadedModel& m, int split, uint64_t seed, bool verbose) {
+CellPair cell_eval_pair(LoadedModel& m, int split, int control_split, const std::set<std::string>& labels,
+                        uint64_t seed, bool verbose) {
     const data::Dataset& ds = m.dataset;
     std::map<std::string, std::vector<int64_t>> by_label;
-    for (int64_t n = 0; n < ds.N; ++n)
-        if ((split < 0 || ds.split[n] == split) && !ds.qc[n]) by_label[ds.labels[n]].push_back(n);
+    for (int64_t n = 0; n < ds.N; ++n) {
+        const bool is_control = ds.labels[n] == ds.control_label;
+        const int s = is_control ? control_split : split;
+        if ((s < 0 || ds.split[n] == s) && !ds.qc[n] && (is_control || labels.count(ds.labels[n])))
+            by_label[ds.labels[n]].push_back(n);
+    }
     CellPair p;
     for (LabelledCells* c : {&p.real, &p.pred}) {
         c->counts.cols = ds.G;
@@ -301,14 +314,41 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     const int64_t top_k = ec.at("top_k_de").get<int64_t>();
     const uint64_t seed = m.config.at("train").at("seed").get<uint64_t>();
 
+    // ---------------------------------------------------------------- which cells (docs/metrics.md)
+    // Under a held-out split the evaluated perturbations are the held-out ones (the test split's labels) unless
+    // evaluate.split names train or val; the controls are the evaluated split's, or every split's when it has none
+    // (held-out combinations leave every control in train and val).
+    const bool heldout = m.config.at("preprocess").at("split").get<std::string>().rfind("heldout", 0) == 0 &&
+                         m.config.at("data").at("split_column").is_null();
+    std::vector<std::string> heldout_labels;
+    {
+        std::set<std::string> h;
+        for (int64_t n = 0; n < ds.N; ++n)
+            if (ds.split[n] == data::SPLIT_TEST && ds.labels[n] != ds.control_label) h.insert(ds.labels[n]);
+        heldout_labels.assign(h.begin(), h.end());
+    }
+    const bool only_heldout = heldout && split != data::SPLIT_TRAIN && split != data::SPLIT_VAL;
+    int control_split = split;
+    {
+        int64_t n_ctrl = 0;
+        for (int64_t n = 0; n < ds.N; ++n)
+            n_ctrl += ds.labels[n] == ds.control_label && !ds.qc[n] && (split < 0 || ds.split[n] == split);
+        if (n_ctrl == 0) {
+            control_split = -1;
+            if (verbose)
+                std::fprintf(stderr, "evaluate: the %s split has no QC-pass control cell; using the controls of every "
+                                     "split\n", split_name.c_str());
+        }
+    }
+
     // ---------------------------------------------------------------- data ATE on the evaluated split (D9)
-    Groups data = group_profiles(ds, split, nullptr);
+    Groups data = group_profiles(ds, split, only_heldout ? &heldout_labels : nullptr, control_split);
     const int64_t P = (int64_t)data.labels.size(), G = ds.G;
     GPO_CHECK(P > 0, "evaluate: no perturbed QC-pass cell in the " << split_name << " split");
     Mat A_data(P, G);
     for (int64_t t = 0; t < P; ++t)
         for (int64_t k = 0; k < G; ++k) A_data.at(t, k) = data.means.at(t, k) - data.control[k];
-    std::vector<std::vector<int64_t>> de(P), real_de = real_de_genes(ds, split, data);
+    std::vector<std::vector<int64_t>> de(P), real_de = real_de_genes(ds, split, control_split, data);
     std::vector<int64_t> target_col(P, -1);
     std::vector<std::vector<int>> label_treatments(P);
     for (int64_t t = 0; t < P; ++t) {
@@ -345,7 +385,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
         for (int64_t k = 0; k < G; ++k) A_model.at(t, k) = (model_sum.at(t, k) - model_sum.at(P, k)) / (double)particles;
 
     // ---------------------------------------------------------------- baselines from the training split
-    Groups train = group_profiles(ds, data::SPLIT_TRAIN, &data.labels);
+    Groups train = group_profiles(ds, data::SPLIT_TRAIN, &data.labels, data::SPLIT_TRAIN);
     std::vector<double> pert_mean(G, 0.0);
     {
         int64_t n = 0;
@@ -358,9 +398,26 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
         }
         for (double& v : pert_mean) v /= std::max<int64_t>(1, n);
     }
-    std::map<std::string, int64_t> single_row;  // label -> row of a single perturbation among the evaluated labels
+    // The single perturbations of every evaluated combination, with their training profiles (additive baseline).
+    std::vector<std::string> singles;
     for (int64_t t = 0; t < P; ++t)
-        if (label_treatments[t].size() == 1) single_row[data.labels[t]] = t;
+        if (label_treatments[t].size() > 1)
+            for (int tr : label_treatments[t]) singles.push_back(ds.treatment_names[tr]);
+    std::sort(singles.begin(), singles.end());
+    singles.erase(std::unique(singles.begin(), singles.end()), singles.end());
+    Groups train_singles = group_profiles(ds, data::SPLIT_TRAIN, &singles, data::SPLIT_TRAIN);
+    std::map<std::string, int64_t> single_row;  // single label -> row of train_singles
+    std::vector<std::string> missing_singles;
+    for (size_t i = 0; i < train_singles.labels.size(); ++i) {
+        single_row[train_singles.labels[i]] = (int64_t)i;
+        if (train_singles.n_cells[i] == 0) missing_singles.push_back(train_singles.labels[i]);
+    }
+    if (!missing_singles.empty() && verbose) {
+        std::string list;
+        for (const auto& l : missing_singles) list += (list.empty() ? "" : ", ") + l;
+        std::fprintf(stderr, "evaluate: warning: no training cell of the single perturbation(s) %s; the additive "
+                             "baseline counts them as no change\n", list.c_str());
+    }
     Mat A_none(P, G, 0.0), A_pert(P, G), A_train(P, G), A_add(P, G);
     bool any_combo = false;
     for (int64_t t = 0; t < P; ++t) {
@@ -376,8 +433,8 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
                 auto it = single_row.find(ds.treatment_names[tr]);
                 if (it == single_row.end()) continue;
                 for (int64_t k = 0; k < G; ++k) {
-                    double tm = train.means.at(it->second, k);
-                    if (std::isfinite(tm)) A_add.at(t, k) += tm - train.control[k];
+                    double tm = train_singles.means.at(it->second, k);
+                    if (std::isfinite(tm)) A_add.at(t, k) += tm - train_singles.control[k];
                 }
             }
         } else {
@@ -386,7 +443,8 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     }
 
     // ---------------------------------------------------------------- cell-eval's metrics on the real/predicted pair
-    CellPair pair = cell_eval_pair(m, split, seed, verbose);
+    CellPair pair = cell_eval_pair(m, split, control_split, std::set<std::string>(data.labels.begin(), data.labels.end()),
+                                   seed, verbose);
     const auto real_pb = normlog_pseudobulk(pair.real);
     CellEvalMetrics ce_model = cell_eval_metrics(real_pb, normlog_pseudobulk(pair.pred), ds.control_label, ds.gene_names);
     // Baselines as cell-eval would score a prediction file holding, for each perturbation, the training cells of
@@ -419,6 +477,20 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
             none_pb[label] = ctrl;
             pert_pb[label] = label == ds.control_label ? pool.at(ds.control_label) : pool.at("__perturbed__");
             train_pb[label] = own.count(label) ? own.at(label) : ctrl;
+        }
+        if (any_combo) {  // additive: the control plus the sum of the single perturbations' effects
+            std::map<std::string, std::vector<double>> add_pb = train_pb;
+            for (int64_t t = 0; t < P; ++t) {
+                if (label_treatments[t].size() < 2) continue;
+                std::vector<double> v = ctrl;
+                for (int tr : label_treatments[t]) {
+                    auto it = own.find(ds.treatment_names[tr]);
+                    if (it == own.end()) continue;
+                    for (size_t g = 0; g < v.size(); ++g) v[g] += it->second[g] - ctrl[g];
+                }
+                add_pb[data.labels[t]] = v;
+            }
+            ce_base["additive"] = cell_eval_metrics(real_pb, add_pb, ds.control_label, ds.gene_names);
         }
         ce_base["no_change"] = cell_eval_metrics(real_pb, none_pb, ds.control_label, ds.gene_names);
         ce_base["perturbed_mean"] = cell_eval_metrics(real_pb, pert_pb, ds.control_label, ds.gene_names);
@@ -458,6 +530,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
             8, m.config["train"]["batch_size"].get<int64_t>() * m.config["train"]["particles"].get<int64_t>() / iw_particles);
         // With evaluate.split = all the IWELBO is still a held-out figure: it uses the test split (said in the report).
         iw_split = split < 0 ? data::SPLIT_TEST : split;
+        if (split < 0 && verbose) std::fprintf(stderr, "evaluate: the IWELBO uses the test split (evaluate.split = all)\n");
         const int eval_split = iw_split;
         const auto iw_batches = data::epoch_batches(ds, eval_split, cells_per_batch, seed, 0, false);
         std::unique_ptr<io::Progress> iw_bar;
@@ -486,7 +559,11 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
                    {"model", m.model->type()},
                    {"split", split_name},
                    {"seed", seed},
-                   {"cells", {{"control", data.n_control}, {"perturbations", P}}},
+                   {"cells", {{"control", data.n_control}, {"perturbations", P},
+                              {"controls_from", control_split < 0 ? std::string("all splits")
+                                                                  : std::string(data::split_name(control_split))},
+                              {"held_out_labels_only", only_heldout}}},
+                   {"additive_singles_without_training_cells", missing_singles},
                    {"iwelbo", {{"particles", iw_particles}, {"cells", iw_cells}, {"split", data::split_name(iw_split)},
                                {"mean", num(iwelbo)}}},
                    {"ate", {{"particles", particles}, {"library_size", library}, {"transform", "perturbseq"},

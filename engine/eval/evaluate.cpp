@@ -447,6 +447,8 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
                                    seed, verbose);
     const auto real_pb = normlog_pseudobulk(pair.real);
     CellEvalMetrics ce_model = cell_eval_metrics(real_pb, normlog_pseudobulk(pair.pred), ds.control_label, ds.gene_names);
+    // cell-eval's DE metrics need predicted cells: the model only (the baselines are profiles).
+    add_de_metrics(pdex_ref(pair.real, ds.control_label), pdex_ref(pair.pred, ds.control_label), ce_model);
     // Baselines as cell-eval would score a prediction file holding, for each perturbation, the training cells of
     // that perturbation (train_mean; the controls when it has none), all perturbed training cells (perturbed_mean)
     // or the training controls (no_change), each file normalised on its own.

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -14,6 +15,7 @@
 #include "kernels/cuda/sinkhorn.h"
 #include "engine/rng.h"
 #include "io/h5ad.h"
+#include "io/progress.h"
 
 namespace gpo::data {
 
@@ -341,7 +343,11 @@ std::vector<std::string> extended_genes(const Context& c, const Dataset& ds) {
         std::vector<std::vector<double>> pvals(n_labels, std::vector<double>(ds.G, 1.0));
         std::vector<std::vector<double>> lfc(n_labels, std::vector<double>(ds.G, 0.0));
         std::vector<std::vector<double>> by_label(n_labels);
+        // A progress line (with ETA) only when the tests are many: at the reference scale this stage takes minutes.
+        std::unique_ptr<io::Progress> bar;
+        if ((int64_t)n_labels * ds.G > 2000000) bar = std::make_unique<io::Progress>("preprocess: extended genes");
         for (int64_t g = 0; g < ds.G; ++g) {
+            if (bar && g % 64 == 0) bar->update(g, ds.G, "genes");
             for (auto& v : by_label) v.clear();
             for (int64_t q = col_ptr[g]; q < col_ptr[g + 1]; ++q) by_label[cell_label[col_cell[q]]].push_back(col_val[q]);
             for (auto& v : by_label) std::sort(v.begin(), v.end());
@@ -592,6 +598,10 @@ void match_controls(const Context& c, Dataset& ds) {
                 return cuda_sinkhorn(a, b, d, reg, scale, iters, 1e-9);
             return sinkhorn_match(a, b, d, reg, scale, iters);
         };
+        // A progress line (with ETA) for large files: matching is per split and label, minutes at reference scale.
+        std::unique_ptr<io::Progress> bar;
+        if (ds.N > 50000) bar = std::make_unique<io::Progress>("preprocess: matching controls");
+        int64_t done = 0;
         for (int s = 0; s < 3; ++s) {
             std::map<std::string, std::vector<int64_t>> groups;
             for (int64_t n = 0; n < ds.N; ++n)
@@ -603,6 +613,8 @@ void match_controls(const Context& c, Dataset& ds) {
             for (auto& [label, cells] : groups) {
                 std::vector<int> m = match_fn(features(cells), cf);
                 for (size_t i = 0; i < cells.size(); ++i) ds.matched_control[cells[i]] = ctrl[m[i]];
+                done += (int64_t)cells.size();
+                if (bar) bar->update(done, ds.N, "cells matched");
             }
         }
     }

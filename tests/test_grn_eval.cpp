@@ -386,3 +386,35 @@ TEST(GrnEvalEdges, TruncatedGzipIsAnErrorAtEveryCutPoint) {
     std::ofstream(cut, std::ios::binary).write(bytes.data(), (std::streamsize)(bytes.size() - 8));
     EXPECT_NE(error_of([&] { io::read_edge_list(cut, {}); }).find("truncated"), std::string::npos);
 }
+
+TEST(GrnEval, RankingScoresEqualSklearnOnAHandCase) {
+    // labels/scores with ties across classes (0.8: one positive, one negative; 0.5: two negatives); sklearn 1.x:
+    // roc_auc_score = 0.6333333333333333, average_precision_score = 0.6805555555555556.
+    std::vector<int> y = {1, 0, 1, 0, 0, 1, 0, 0};
+    std::vector<double> s = {0.9, 0.8, 0.8, 0.3, 0.5, 0.1, 0.5, 0.2};
+    eval::RankingScores r = eval::ranking_scores(s, y);
+    EXPECT_EQ(r.positives, 3);
+    EXPECT_NEAR(r.auroc, 0.6333333333333333, 1e-12);
+    EXPECT_NEAR(r.auprc, 0.6805555555555556, 1e-12);
+    EXPECT_TRUE(std::isnan(eval::ranking_scores({0.1, 0.2}, {0, 0}).auroc));  // no positive pair
+}
+
+TEST(GrnEval, EdgeRankingOverThePerturbedBlockDirectedAndUndirected) {
+    // T = 3 (2 perturbed + 1 extended): ordered pairs of the block are A->B and B->A only.
+    std::vector<double> prob = {0.5, 0.9, 0.7,   // A -> (A, B, E)
+                                0.2, 0.5, 0.7,   // B -> ...
+                                0.7, 0.7, 0.5};  // E -> ...
+    io::EdgeList directed;
+    directed.directed = true;
+    directed.edges = {{"A", "B"}};
+    eval::RankingScores d = eval::edge_ranking(prob, 3, 2, {"A", "B"}, directed);
+    EXPECT_EQ(d.pairs, 2);
+    EXPECT_EQ(d.positives, 1);
+    EXPECT_EQ(d.auroc, 1.0);  // A->B (0.9) above B->A (0.2)
+    directed.edges = {{"B", "A"}};
+    EXPECT_EQ(eval::edge_ranking(prob, 3, 2, {"A", "B"}, directed).auroc, 0.0);
+    io::EdgeList undirected = directed;
+    undirected.directed = false;  // {A, B}: both ordered pairs positive, no negative
+    EXPECT_EQ(eval::edge_ranking(prob, 3, 2, {"A", "B"}, undirected).positives, 2);
+    EXPECT_TRUE(std::isnan(eval::edge_ranking(prob, 3, 2, {"A", "B"}, undirected).auroc));
+}

@@ -156,7 +156,11 @@ json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_d
         const std::string& path = opt.references[k].first;
         const io::EdgeList& ref = references[k];
         BioEvalResult r = bio_eval(predicted, genes, ref, opt.n_random, opt.seed);
+        RankingScores rank = edge_ranking(prob, T, P, genes, ref);
         bio.push_back({{"reference", path},
+                       {"auroc", num(rank.auroc)},
+                       {"auprc", num(rank.auprc)},
+                       {"auprc_random", num((double)rank.positives / (double)std::max<int64_t>(1, rank.pairs))},
                        {"directed", ref.directed},
                        {"reference_edges_among_perturbed", r.n_reference},
                        {"predicted", r.n_predicted},
@@ -193,10 +197,11 @@ json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_d
        << stat["false_omission_rate"].dump() << " |\n\n## Biological evaluation\n\n";
     if (bio.empty()) md << "No reference network given (`--reference FILE`).\n";
     else {
-        md << "| reference | reference edges | predicted | hits | precision | recall | fold | p |\n"
-              "|---|---|---|---|---|---|---|---|\n";
+        md << "| reference | reference edges | AUROC | AUPRC (random) | predicted | hits | precision | recall | fold | p "
+              "|\n|---|---|---|---|---|---|---|---|---|---|\n";
         for (const auto& b : bio)
             md << "| " << b["reference"].get<std::string>() << " | " << b["reference_edges_among_perturbed"] << " | "
+               << b["auroc"].dump() << " | " << b["auprc"].dump() << " (" << b["auprc_random"].dump() << ") | "
                << b["predicted"] << " | " << b["hits"] << " | " << b["precision"].dump() << " | " << b["recall"].dump()
                << " | " << b["fold_enrichment"].dump() << " | " << b["enrichment_p"].dump() << " |\n";
     }

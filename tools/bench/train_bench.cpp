@@ -5,7 +5,7 @@
 // The cells are random counts with the reference's shapes (a timing fixture, not biology): the step cost depends on
 // the batch, G, T and the number of distinct perturbations per batch, not on the number of cells in the file.
 // Usage: bench_train [--out FILE] [--cpu-steps N] [--cuda-steps N] [--cells N] [shape flags]
-// Shape flags (defaults: the K562 shape) match ../shared/bench/ref_gpo_vae_step.py's, so the two run one shape:
+// Shape flags (defaults: the K562 shape) match tools/bench/reference/ref_gpo_vae_step.py's, so the two run one shape:
 // --genes G --perturbed N --extended N --batch B --basal-hidden H --nnz K --fc-criteria TAU --penalty S.
 // The embedded demo's shape: --genes 299 --perturbed 25 --extended 13 --batch 128 --basal-hidden 400 --nnz 67
 // --fc-criteria 0.4 --penalty 1. Threads: OPENBLAS_NUM_THREADS (recorded in the JSON).

@@ -95,6 +95,26 @@ inline void load_oracle_params(ParamStore& ps, const OracleMap& map, const nlohm
         EXPECT_EQ(used[it.key()], it.value()["values"].size()) << "reference parameter " << it.key() << " not used whole";
 }
 
+// The fixture's per-cell treatments ("treatments": lists of treatment indices) as the batch's present rows and
+// dosages: D_sub with values 1, D_plate with 1 / N_t from "D_obs_counts" (the split's plate counts).
+inline void set_oracle_dosages(const nlohmann::json& batch, int64_t B, models::Batch& out) {
+    const auto treat = batch["treatments"].get<std::vector<std::vector<int>>>();
+    const std::vector<double> n_t = doubles(batch["D_obs_counts"]);
+    for (const auto& ts : treat)
+        for (int t : ts)
+            if (std::find(out.present.begin(), out.present.end(), t) == out.present.end()) out.present.push_back(t);
+    std::sort(out.present.begin(), out.present.end());
+    std::vector<std::vector<std::pair<int, double>>> sub(B), plate(B);
+    for (int64_t n = 0; n < B; ++n)
+        for (int t : treat[n]) {
+            int pos = (int)(std::find(out.present.begin(), out.present.end(), t) - out.present.begin());
+            sub[n].push_back({pos, 1.0});
+            plate[n].push_back({pos, 1.0 / n_t[t]});
+        }
+    out.D_sub = ops::Dosage::from_lists(sub, (int64_t)out.present.size(), DType::F64);
+    out.D_plate = ops::Dosage::from_lists(plate, (int64_t)out.present.size(), DType::F64);
+}
+
 // Both sides compute in double; they differ only in summation order and in how the engine factors the work (split
 // first layers, rows of present perturbations only), so agreement is to ~1e-12 relative. 1e-9 (relative to the
 // largest entry of each tensor, or 1) leaves room for the GPO-VAE GRN term's matrix powers without hiding a real
@@ -129,6 +149,18 @@ inline void expect_oracle_grads(const ParamStore& ps, const OracleMap& map, cons
                 ++bad;
             }
     }
+}
+
+// One loss and backward of `model` on `batch` (noise from the caller's ScopedNoiseSource), then every term and
+// every gradient against the fixture.
+inline void expect_step_matches_oracle(const models::Model& model, ParamStore& ps, const models::Batch& batch,
+                                       const OracleMap& map, const nlohmann::json& fx) {
+    ps.zero_grad();
+    Tape tape;
+    models::LossTerms t = model.loss(tape, ps, batch, RngKey{0, 0}, 0);
+    tape.backward(t.total);
+    expect_oracle_terms(t, fx["terms"]);
+    expect_oracle_grads(ps, map, fx);
 }
 
 }  // namespace gpo::test

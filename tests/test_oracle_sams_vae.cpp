@@ -39,21 +39,7 @@ Batch batch_of(const json& fx) {
     out.norm_x = Tensor::from_vector({B, G}, doubles(b["norm_x"]), DType::F64);
     out.qc = Tensor::zeros({B}, DType::F64);
     out.qc_host.assign(B, 0);
-    const auto treat = b["treatments"].get<std::vector<std::vector<int>>>();
-    const std::vector<double> n_t = doubles(b["D_obs_counts"]);
-    for (const auto& ts : treat)
-        for (int t : ts)
-            if (std::find(out.present.begin(), out.present.end(), t) == out.present.end()) out.present.push_back(t);
-    std::sort(out.present.begin(), out.present.end());
-    std::vector<std::vector<std::pair<int, double>>> sub(B), plate(B);
-    for (int64_t n = 0; n < B; ++n)
-        for (int t : treat[n]) {
-            int pos = (int)(std::find(out.present.begin(), out.present.end(), t) - out.present.begin());
-            sub[n].push_back({pos, 1.0});
-            plate[n].push_back({pos, 1.0 / n_t[t]});
-        }
-    out.D_sub = ops::Dosage::from_lists(sub, (int64_t)out.present.size(), DType::F64);
-    out.D_plate = ops::Dosage::from_lists(plate, (int64_t)out.present.size(), DType::F64);
+    gpo::test::set_oracle_dosages(b, B, out);
     return out;
 }
 
@@ -108,13 +94,7 @@ void check_case(const std::string& name) {
         std::vector<double> v = doubles(noise[key]);
         return Tensor::from_vector({(int64_t)v.size()}, v, DType::F64);
     });
-    Batch batch = batch_of(fx);
-    ps.zero_grad();
-    Tape tape;
-    LossTerms t = model.loss(tape, ps, batch, RngKey{0, 0}, 0);
-    tape.backward(t.total);
-    gpo::test::expect_oracle_terms(t, fx["terms"]);
-    gpo::test::expect_oracle_grads(ps, map, fx);
+    gpo::test::expect_step_matches_oracle(model, ps, batch_of(fx), map, fx);
 }
 
 }  // namespace

@@ -12,7 +12,12 @@
 
 namespace gpo::eval {
 
-std::map<std::string, std::vector<double>> normlog_pseudobulk(const LabelledCells& cells) {
+namespace {
+
+// scanpy's normalize_total (to the median of the non-zero row totals, numpy's median) and log1p, entry by entry:
+// visit(row, gene, value) for each stored entry of every row with a non-zero total (rows of total 0 stay 0).
+template <class Visit>
+void for_each_normlog(const LabelledCells& cells, Visit visit) {
     const io::CsrMatrix& X = cells.counts;
     GPO_CHECK((int64_t)cells.labels.size() == X.rows, "cell-eval metrics: " << cells.labels.size() << " labels for "
                                                                             << X.rows << " cells");
@@ -21,22 +26,25 @@ std::map<std::string, std::vector<double>> normlog_pseudobulk(const LabelledCell
         for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) total[r] += X.data[k];
         if (total[r] > 0) nonzero.push_back(total[r]);
     }
-    double target = 0;
-    if (!nonzero.empty()) {  // numpy's median: the mean of the two middle values for an even count
-        std::sort(nonzero.begin(), nonzero.end());
-        size_t n = nonzero.size();
-        target = n % 2 ? nonzero[n / 2] : 0.5 * (nonzero[n / 2 - 1] + nonzero[n / 2]);
-    }
-    std::map<std::string, std::vector<double>> sum;
-    std::map<std::string, int64_t> count;
+    const double target = nonzero.empty() ? 0.0 : stats::median(nonzero);
     for (int64_t r = 0; r < X.rows; ++r) {
-        auto& acc = sum[cells.labels[r]];
-        if (acc.empty()) acc.assign(X.cols, 0.0);
-        ++count[cells.labels[r]];
         if (total[r] <= 0) continue;
         for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k)
-            acc[X.indices[k]] += std::log1p((double)X.data[k] * target / total[r]);
+            visit(r, X.indices[k], std::log1p((double)X.data[k] * target / total[r]));
     }
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<double>> normlog_pseudobulk(const LabelledCells& cells) {
+    std::map<std::string, std::vector<double>> sum;
+    std::map<std::string, int64_t> count;
+    for (const std::string& l : cells.labels) {
+        auto& acc = sum[l];
+        if (acc.empty()) acc.assign(cells.counts.cols, 0.0);
+        ++count[l];
+    }
+    for_each_normlog(cells, [&](int64_t r, int g, double v) { sum[cells.labels[r]][g] += v; });
     for (auto& [label, acc] : sum)
         for (double& v : acc) v /= (double)count[label];
     return sum;
@@ -120,25 +128,14 @@ namespace {
 
 // Normalised values of every cell of each label, per gene, sorted ascending: vals[label][g].
 std::map<std::string, std::vector<std::vector<double>>> sorted_normlog(const LabelledCells& cells) {
-    const io::CsrMatrix& X = cells.counts;
-    std::vector<double> total(X.rows, 0.0), nonzero;
-    for (int64_t r = 0; r < X.rows; ++r) {
-        for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) total[r] += X.data[k];
-        if (total[r] > 0) nonzero.push_back(total[r]);
-    }
-    std::sort(nonzero.begin(), nonzero.end());
-    const size_t nn = nonzero.size();
-    const double target = nn == 0 ? 0 : nn % 2 ? nonzero[nn / 2] : 0.5 * (nonzero[nn / 2 - 1] + nonzero[nn / 2]);
     std::map<std::string, std::vector<std::vector<double>>> vals;
     std::map<std::string, int64_t> count;
-    for (int64_t r = 0; r < X.rows; ++r) {
-        auto& v = vals[cells.labels[r]];
-        if (v.empty()) v.resize(X.cols);
-        ++count[cells.labels[r]];
-        if (total[r] <= 0) continue;
-        for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k)
-            v[X.indices[k]].push_back(std::log1p((double)X.data[k] * target / total[r]));
+    for (const std::string& l : cells.labels) {
+        auto& v = vals[l];
+        if (v.empty()) v.resize(cells.counts.cols);
+        ++count[l];
     }
+    for_each_normlog(cells, [&](int64_t r, int g, double v) { vals[cells.labels[r]][g].push_back(v); });
     for (auto& [label, per_gene] : vals)
         for (auto& v : per_gene) {  // the cells without an entry hold 0 (the lowest values: normlog >= 0)
             v.insert(v.begin(), (size_t)(count[label] - (int64_t)v.size()), 0.0);

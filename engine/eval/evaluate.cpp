@@ -48,6 +48,23 @@ struct Groups {
     int64_t n_control = 0;
 };
 
+// Whether cell n is one of the evaluated QC-pass cells: of `split`, or of `control_split` for a control (-1 = any).
+bool evaluated(const data::Dataset& ds, int64_t n, int split, int control_split) {
+    const int s = ds.labels[n] == ds.control_label ? control_split : split;
+    return !ds.qc[n] && (s < 0 || ds.split[n] == s);
+}
+
+// Appends dataset row n (its raw counts and label) to `c`, whose counts.indptr starts with 0.
+void append_cell(LabelledCells& c, const data::Dataset& ds, int64_t n) {
+    for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k) {
+        c.counts.indices.push_back(ds.counts.indices[k]);
+        c.counts.data.push_back(ds.counts.data[k]);
+    }
+    c.counts.indptr.push_back((int64_t)c.counts.data.size());
+    c.labels.push_back(ds.labels[n]);
+    c.counts.rows = (int64_t)c.labels.size();
+}
+
 // Mean perturbseq-transformed profile per label over QC-pass cells of `split` (-1 = all cells), the control's over
 // the QC-pass controls of `control_split` (-1 = all cells).
 Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std::string>* only_labels,
@@ -72,11 +89,9 @@ Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std:
     g.n_cells.assign(g.labels.size(), 0);
     std::vector<double> dense(G), f(G);
     for (int64_t n = 0; n < ds.N; ++n) {
-        const bool is_control = ds.labels[n] == ds.control_label;
-        const int s = is_control ? control_split : split;
-        if ((s >= 0 && ds.split[n] != s) || ds.qc[n]) continue;
+        if (!evaluated(ds, n, split, control_split)) continue;
         double* acc;
-        if (is_control) {
+        if (ds.labels[n] == ds.control_label) {
             acc = g.control.data();
             ++g.n_control;
         } else {
@@ -107,11 +122,9 @@ std::vector<std::vector<int64_t>> real_de_genes(const data::Dataset& ds, int spl
     const size_t ctrl = g.labels.size();
     std::vector<double> dense(G), f(G);
     for (int64_t n = 0; n < ds.N; ++n) {
-        const bool is_control = ds.labels[n] == ds.control_label;
-        const int s = is_control ? control_split : split;
-        if ((s >= 0 && ds.split[n] != s) || ds.qc[n]) continue;
+        if (!evaluated(ds, n, split, control_split)) continue;
         size_t gid = ctrl;
-        if (!is_control) {
+        if (ds.labels[n] != ds.control_label) {
             auto it = id.find(ds.labels[n]);
             if (it == id.end()) continue;
             gid = (size_t)it->second;
@@ -145,12 +158,9 @@ CellPair cell_eval_pair(LoadedModel& m, int split, int control_split, const std:
                         uint64_t seed, bool verbose) {
     const data::Dataset& ds = m.dataset;
     std::map<std::string, std::vector<int64_t>> by_label;
-    for (int64_t n = 0; n < ds.N; ++n) {
-        const bool is_control = ds.labels[n] == ds.control_label;
-        const int s = is_control ? control_split : split;
-        if ((s < 0 || ds.split[n] == s) && !ds.qc[n] && (is_control || labels.count(ds.labels[n])))
+    for (int64_t n = 0; n < ds.N; ++n)
+        if (evaluated(ds, n, split, control_split) && (ds.labels[n] == ds.control_label || labels.count(ds.labels[n])))
             by_label[ds.labels[n]].push_back(n);
-    }
     CellPair p;
     for (LabelledCells* c : {&p.real, &p.pred}) {
         c->counts.cols = ds.G;
@@ -169,12 +179,7 @@ CellPair cell_eval_pair(LoadedModel& m, int split, int control_split, const std:
             for (size_t i = i0; i < i1; ++i) {
                 const int64_t n = rows[i];
                 libs.push_back(ds.library[n]);
-                for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k) {
-                    p.real.counts.indices.push_back(ds.counts.indices[k]);
-                    p.real.counts.data.push_back(ds.counts.data[k]);
-                }
-                p.real.counts.indptr.push_back((int64_t)p.real.counts.data.size());
-                p.real.labels.push_back(label);
+                append_cell(p.real, ds, n);
                 p.pred.labels.push_back(label);
                 p.rows.push_back(n);
             }
@@ -332,7 +337,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     {
         int64_t n_ctrl = 0;
         for (int64_t n = 0; n < ds.N; ++n)
-            n_ctrl += ds.labels[n] == ds.control_label && !ds.qc[n] && (split < 0 || ds.split[n] == split);
+            n_ctrl += ds.labels[n] == ds.control_label && evaluated(ds, n, split, split);
         if (n_ctrl == 0) {
             control_split = -1;
             if (verbose)
@@ -457,16 +462,8 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
         LabelledCells train_cells;
         train_cells.counts.cols = ds.G;
         train_cells.counts.indptr.assign(1, 0);
-        for (int64_t n = 0; n < ds.N; ++n) {
-            if (ds.split[n] != data::SPLIT_TRAIN || ds.qc[n]) continue;
-            train_cells.labels.push_back(ds.labels[n]);
-            for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k) {
-                train_cells.counts.indices.push_back(ds.counts.indices[k]);
-                train_cells.counts.data.push_back(ds.counts.data[k]);
-            }
-            train_cells.counts.indptr.push_back((int64_t)train_cells.counts.data.size());
-        }
-        train_cells.counts.rows = (int64_t)train_cells.labels.size();
+        for (int64_t n = 0; n < ds.N; ++n)
+            if (evaluated(ds, n, data::SPLIT_TRAIN, data::SPLIT_TRAIN)) append_cell(train_cells, ds, n);
         const auto own = normlog_pseudobulk(train_cells);
         LabelledCells pooled = train_cells;
         for (auto& l : pooled.labels)

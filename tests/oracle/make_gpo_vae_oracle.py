@@ -91,6 +91,14 @@ class FedNoise:
         return self._next(self.normals, shape, "normal").to(dtype or self.torch.get_default_dtype())
 
 
+def write_fixture(path, fixture):
+    """Writes a fixture atomically (path.tmp, then renamed) and prints its total loss."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(fixture, f, separators=(",", ":"))
+    os.replace(path + ".tmp", path)
+    print(f"{path}: loss {fixture['terms']['loss']:.6f}")
+
+
 def make_case(name, torch, np, Model, Guide, Loss, NormStats):
     s = SHAPE
     G, NP, T, L, B, P = s["G"], s["n_perturbed"], s["n_perturbed"] + s["n_extended"], s["L"], s["B"], s["P"]
@@ -225,11 +233,7 @@ def main():
     for case in ["reference", "alpha_global", "prior_scale", "cf_kl"]:
         fixture = make_case(case, torch, np, Model, Guide, Loss, NormStats)
         fixture["ref_files"] = hashes
-        path = os.path.join(a.out, f"gpo_vae_{case}.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump(fixture, f, separators=(",", ":"))
-        os.replace(path + ".tmp", path)
-        print(f"{path}: loss {fixture['terms']['loss']:.6f}")
+        write_fixture(os.path.join(a.out, f"gpo_vae_{case}.json"), fixture)
 
 
 if __name__ == "__main__":

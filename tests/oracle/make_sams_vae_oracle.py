@@ -31,13 +31,12 @@ Set-up: as make_gpo_vae_oracle.py, with the reference source from insitro/sams-v
 """
 import argparse
 import hashlib
-import json
 import os
 import sys
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_gpo_vae_oracle import FedNoise  # noqa: E402  the same noise feeder
+from make_gpo_vae_oracle import FedNoise, write_fixture  # noqa: E402  the same noise feeder and writer
 
 REF_FILES = [
     "sams_vae/models/sams_vae/model.py",
@@ -205,12 +204,7 @@ def main():
     torch.set_default_dtype(torch.float64)
     ref = import_reference(a.ref_src)
     for case in CASES:
-        fixture = make_case(case, ref, torch, np)
-        path = os.path.join(a.out, f"{case}.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump(fixture, f, separators=(",", ":"))
-        os.replace(path + ".tmp", path)
-        print(f"{path}: loss {fixture['terms']['loss']:.6f}")
+        write_fixture(os.path.join(a.out, f"{case}.json"), make_case(case, ref, torch, np))
 
 
 if __name__ == "__main__":

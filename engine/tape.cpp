@@ -64,6 +64,18 @@ Tensor* Tape::grad_target(Var v) {
     return &e.grad;
 }
 
+Tensor* Tape::grad_target(Var v, bool* fresh) {
+    entry(v);
+    Entry& e = entries_[v.id];
+    *fresh = false;
+    if (!e.requires_grad) return nullptr;
+    if (!e.grad.defined()) {
+        e.grad = Tensor::empty(e.value.shape, e.value.dtype, e.value.device);
+        *fresh = true;
+    }
+    return &e.grad;
+}
+
 void Tape::backward(Var out) {
     const Tensor& v = value(out);
     GPO_CHECK(v.numel() == 1, "tape: backward() without a seed needs a scalar, got " << v.describe()

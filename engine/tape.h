@@ -40,6 +40,10 @@ class Tape {
     // For backward closures: the gradient tensor of v to accumulate into (allocated as zeros on first use),
     // or nullptr when v needs no gradient.
     Tensor* grad_target(Var v);
+    // The same for closures that can overwrite the whole gradient: when it does not exist yet it is allocated
+    // uninitialised and *fresh is set, and the closure must then write (=) every element instead of adding (+=).
+    // Saves the zero-fill and one read of the gradient (GEMM with beta 0, a copy instead of an accumulate).
+    Tensor* grad_target(Var v, bool* fresh);
 
     void backward(Var out);                      // out must have one element; seeds d out = 1
     void backward(Var out, const Tensor& seed);  // seeds d out = seed (same shape/dtype/device as out)

@@ -16,10 +16,7 @@
 #include "engine/check.h"
 #include "io/atomic_file.h"
 #include "io/hash.h"
-
-#ifndef GPO_GIT_SHA
-#define GPO_GIT_SHA "unknown"
-#endif
+#include "gpo_git_sha.h"
 
 namespace gpo::io {
 

@@ -3,8 +3,10 @@
 
 #include "kernels/cpu/basic.h"
 #include "kernels/cpu/linear.h"
+#include "kernels/cpu/optim.h"
 #include "kernels/cuda/basic.h"
 #include "kernels/cuda/linear.h"
+#include "kernels/cuda/optim.h"
 
 namespace gpo::ops {
 
@@ -19,6 +21,28 @@ void accumulate(Tensor& out, const Tensor& x, double a) {
         using T = decltype(tag);
         cpu::axpy<T>(out.ptr<T>(), x.ptr<T>(), (T)a, out.numel());
     });
+}
+
+void accumulate_grad(Tape& tape, Var v, const Tensor& g, double a) {
+    bool fresh = false;
+    Tensor* dv = tape.grad_target(v, &fresh);
+    if (!dv) return;
+    if (!fresh) {
+        accumulate(*dv, g, a);
+        return;
+    }
+    check_shape("accumulate_grad", "g", g, dv->shape);
+    dv->copy_from(g);
+    if (a != 1.0) {
+        if (dv->is_cuda()) {
+            GPO_CUDA(cuda::scale(dv->f32(), (float)a, dv->numel()));
+        } else {
+            dispatch_cpu(*dv, "accumulate_grad", [&](auto tag) {
+                using T = decltype(tag);
+                cpu::scale<T>(dv->ptr<T>(), (T)a, dv->numel());
+            });
+        }
+    }
 }
 
 void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const Tensor& A, const Tensor& B, double beta,

@@ -53,5 +53,8 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, double alpha, const T
 
 // out += a * x (same shape, device, dtype): the gradient accumulation every backward uses.
 void accumulate(Tensor& out, const Tensor& x, double a = 1.0);
+// The gradient of v += a * g (same shape), copying instead of adding when v has no gradient yet; nothing when v
+// needs none. The backward of add, sub, bias_add and reshape.
+void accumulate_grad(Tape& tape, Var v, const Tensor& g, double a = 1.0);
 
 }  // namespace gpo::ops

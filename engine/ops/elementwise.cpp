@@ -85,14 +85,13 @@ static Var binary(Tape& tape, const char* name, BinaryOp op, Var a, Var b) {
                 });
             }
         };
-        if (Tensor* dA = t.grad_target(a)) {
-            if (op == BinaryOp::Mul) mul_grad(*dA, t.value(b));
-            else accumulate(*dA, dY);
+        if (op != BinaryOp::Mul) {
+            accumulate_grad(t, a, dY);
+            accumulate_grad(t, b, dY, op == BinaryOp::Sub ? -1.0 : 1.0);
+            return;
         }
-        if (Tensor* dB = t.grad_target(b)) {
-            if (op == BinaryOp::Mul) mul_grad(*dB, t.value(a));
-            else accumulate(*dB, dY, op == BinaryOp::Sub ? -1.0 : 1.0);
-        }
+        if (Tensor* dA = t.grad_target(a)) mul_grad(*dA, t.value(b));
+        if (Tensor* dB = t.grad_target(b)) mul_grad(*dB, t.value(a));
     });
 }
 
@@ -147,7 +146,7 @@ Var reshape(Tape& tape, Var x, const Shape& shape) {
     Tensor Y = X.reshape(shape);  // a view of the same storage
     Shape in_shape = X.shape;
     return tape.record("reshape", Y, {x}, [x, in_shape](Tape& t, const Tensor& dY) {
-        if (Tensor* dX = t.grad_target(x)) accumulate(*dX, dY.reshape(in_shape));
+        accumulate_grad(t, x, dY.reshape(in_shape));
     });
 }
 

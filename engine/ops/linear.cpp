@@ -25,15 +25,17 @@ Var matmul(Tape& tape, Var a, Var b, bool trans_a, bool trans_b) {
     return tape.record("matmul", C, {a, b}, [a, b, trans_a, trans_b, M, N, K](Tape& t, const Tensor& dC) {
         const Tensor& A = t.value(a);
         const Tensor& B = t.value(b);
-        if (Tensor* dA = t.grad_target(a)) {
+        // beta 0 when the gradient was just allocated (uninitialised), 1 to accumulate into an existing one.
+        bool fresh = false;
+        if (Tensor* dA = t.grad_target(a, &fresh)) {
             // dop(A) = dC op(B)^T  (M, K); if A was transposed, dA = dop(A)^T = op(B) dC^T.
-            if (!trans_a) gemm(false, !trans_b, (int)M, (int)K, (int)N, 1.0, dC, B, 1.0, *dA);
-            else gemm(trans_b, true, (int)K, (int)M, (int)N, 1.0, B, dC, 1.0, *dA);
+            if (!trans_a) gemm(false, !trans_b, (int)M, (int)K, (int)N, 1.0, dC, B, fresh ? 0.0 : 1.0, *dA);
+            else gemm(trans_b, true, (int)K, (int)M, (int)N, 1.0, B, dC, fresh ? 0.0 : 1.0, *dA);
         }
-        if (Tensor* dB = t.grad_target(b)) {
+        if (Tensor* dB = t.grad_target(b, &fresh)) {
             // dop(B) = op(A)^T dC  (K, N); if B was transposed, dB = dC^T op(A).
-            if (!trans_b) gemm(!trans_a, false, (int)K, (int)N, (int)M, 1.0, A, dC, 1.0, *dB);
-            else gemm(true, trans_a, (int)N, (int)K, (int)M, 1.0, dC, A, 1.0, *dB);
+            if (!trans_b) gemm(!trans_a, false, (int)K, (int)N, (int)M, 1.0, A, dC, fresh ? 0.0 : 1.0, *dB);
+            else gemm(true, trans_a, (int)N, (int)K, (int)M, 1.0, dC, A, fresh ? 0.0 : 1.0, *dB);
         }
     });
 }
@@ -55,7 +57,7 @@ Var bias_add(Tape& tape, Var x, Var b) {
         });
     }
     return tape.record("bias_add", Y, {x, b}, [x, b, rows, cols](Tape& t, const Tensor& dY) {
-        if (Tensor* dX = t.grad_target(x)) accumulate(*dX, dY);
+        accumulate_grad(t, x, dY);
         if (Tensor* dB = t.grad_target(b)) {
             if (dY.is_cuda()) {
                 GPO_CUDA(cuda::bias_add_backward(dB->f32(), dY.f32(), rows, cols));

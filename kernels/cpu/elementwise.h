@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace gpo {
@@ -20,7 +21,7 @@ namespace gpo::cpu {
 
 // y = f(x) for one element.
 template <class T>
-T unary_value(UnaryOp op, T x, T a, T b, T c) {
+inline T unary_value(UnaryOp op, T x, T a, T b, T c) {
     switch (op) {
         case UnaryOp::Scale: return a * x;
         case UnaryOp::AddScalar: return x + a;
@@ -31,7 +32,10 @@ T unary_value(UnaryOp op, T x, T a, T b, T c) {
         case UnaryOp::Sigmoid:  // stable on both sides
             return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
         case UnaryOp::Abs: return std::fabs(x);
-        case UnaryOp::LeakyRelu: return x > 0 ? x : a * x;
+        case UnaryOp::LeakyRelu: {  // both sides computed, then selected: the loop vectorises (no branch)
+            T ax = a * x;
+            return x > 0 ? x : ax;
+        }
         case UnaryOp::Clamp: return x < a ? a : (x > b ? b : x);  // NaN stays NaN (torch.clamp)
         case UnaryOp::NanToNum:
             if (std::isnan(x)) return a;
@@ -44,7 +48,7 @@ T unary_value(UnaryOp op, T x, T a, T b, T c) {
 // dx += dy * f'(x) for one element; y = f(x) is passed for ops whose derivative is cheaper from it.
 // Masking ops (clamp, nan_to_num) select dy or 0, as torch does.
 template <class T>
-T unary_grad(UnaryOp op, T dy, T x, T y, T a, T b) {
+inline T unary_grad(UnaryOp op, T dy, T x, T y, T a, T b) {
     switch (op) {
         case UnaryOp::Scale: return a * dy;
         case UnaryOp::AddScalar: return dy;
@@ -54,33 +58,63 @@ T unary_grad(UnaryOp op, T dy, T x, T y, T a, T b) {
         case UnaryOp::Square: return dy * T(2) * x;
         case UnaryOp::Sigmoid: return dy * y * (T(1) - y);
         case UnaryOp::Abs: return x > 0 ? dy : (x < 0 ? -dy : T(0));
-        case UnaryOp::LeakyRelu: return x > 0 ? dy : a * dy;
+        case UnaryOp::LeakyRelu: {
+            T ady = a * dy;
+            return x > 0 ? dy : ady;
+        }
         case UnaryOp::Clamp: return (x >= a && x <= b) ? dy : T(0);
         case UnaryOp::NanToNum: return std::isfinite(x) ? dy : T(0);
     }
     return dy;
 }
 
+// Calls f(std::integral_constant<UnaryOp, op>{}): the loops below then see the op as a compile-time constant, the
+// switch in unary_value/unary_grad folds away and the compiler vectorises the loop (one op per loop, not a branch
+// per element).
+template <class F>
+void with_unary_op(UnaryOp op, F&& f) {
+    switch (op) {
+#define GPO_UNARY_CASE(NAME) \
+    case UnaryOp::NAME: f(std::integral_constant<UnaryOp, UnaryOp::NAME>{}); return;
+        GPO_UNARY_CASE(Scale) GPO_UNARY_CASE(AddScalar) GPO_UNARY_CASE(Exp) GPO_UNARY_CASE(Log)
+        GPO_UNARY_CASE(Sqrt) GPO_UNARY_CASE(Square) GPO_UNARY_CASE(Sigmoid) GPO_UNARY_CASE(Abs)
+        GPO_UNARY_CASE(LeakyRelu) GPO_UNARY_CASE(Clamp) GPO_UNARY_CASE(NanToNum)
+#undef GPO_UNARY_CASE
+    }
+}
+
+// One op's loops. The parameters arrive by value, so the compiler knows no store to y or dx changes them.
+template <UnaryOp OP, class T>
+void unary_forward_loop(T* y, const T* x, int64_t n, T a, T b, T c) {
+    for (int64_t i = 0; i < n; ++i) y[i] = unary_value(OP, x[i], a, b, c);
+}
+
+template <UnaryOp OP, class T>
+void unary_backward_loop(T* dx, const T* dy, const T* x, const T* y, int64_t n, T a, T b) {
+    for (int64_t i = 0; i < n; ++i) dx[i] += unary_grad(OP, dy[i], x[i], y[i], a, b);
+}
+
 // y (n) = f(x) (n)
 template <class T>
 void unary_forward(UnaryOp op, T* y, const T* x, int64_t n, T a, T b, T c) {
-    for (int64_t i = 0; i < n; ++i) y[i] = unary_value(op, x[i], a, b, c);
+    with_unary_op(op, [=](auto k) { unary_forward_loop<decltype(k)::value>(y, x, n, a, b, c); });
 }
 
 // dx (n) += dy (n) * f'(x) (n), with y (n) the forward output.
 template <class T>
 void unary_backward(UnaryOp op, T* dx, const T* dy, const T* x, const T* y, int64_t n, T a, T b) {
-    for (int64_t i = 0; i < n; ++i) dx[i] += unary_grad(op, dy[i], x[i], y[i], a, b);
+    with_unary_op(op, [=](auto k) { unary_backward_loop<decltype(k)::value>(dx, dy, x, y, n, a, b); });
 }
 
 // y (n) = a (n) op b (n)
 template <class T>
 void binary_forward(BinaryOp op, T* y, const T* a, const T* b, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) {
-        if (op == BinaryOp::Add) y[i] = a[i] + b[i];
-        else if (op == BinaryOp::Sub) y[i] = a[i] - b[i];
-        else y[i] = a[i] * b[i];
-    }
+    if (op == BinaryOp::Add)
+        for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+    else if (op == BinaryOp::Sub)
+        for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i];
+    else
+        for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
 }
 
 // Backward of y = a * b for one side: da (n) += dy (n) * other (n). (add/sub use a plain accumulate.)

@@ -83,6 +83,8 @@ GPO_NB_HD inline T nb_term_dmu1(T x, T c, T mu1) {
 template <class T>
 void nb_log_prob_softmax_forward(T* out, T* lse, const T* logits, const T* log_theta, const T* counts,
                                  const T* library, int64_t R, int64_t B, int64_t G) {
+    std::vector<T> c(G);  // c = exp(log_theta), once per call instead of once per row
+    for (int64_t g = 0; g < G; ++g) c[g] = std::exp(log_theta[g]);
     for (int64_t r = 0; r < R; ++r) {
         const T* l = logits + r * G;
         const T* x = counts + (r % B) * G;
@@ -95,7 +97,7 @@ void nb_log_prob_softmax_forward(T* out, T* lse, const T* logits, const T* log_t
         T acc = 0;
         for (int64_t g = 0; g < G; ++g) {
             T mu1 = lib * std::exp(l[g] - L) + T(kNbMuShift);
-            acc += nb_term(x[g], std::exp(log_theta[g]), mu1);
+            acc += nb_term(x[g], c[g], mu1);
         }
         out[r] = acc;
         lse[r] = L;
@@ -109,19 +111,19 @@ template <class T>
 void nb_log_prob_softmax_backward(T* dlogits, T* dlog_theta, const T* dout, const T* lse, const T* logits,
                                   const T* log_theta, const T* counts, const T* library, int64_t R, int64_t B,
                                   int64_t G) {
-    std::vector<T> rho(G), a(G);
+    std::vector<T> rho(G), a(G), c(G);
+    for (int64_t g = 0; g < G; ++g) c[g] = std::exp(log_theta[g]);
     for (int64_t r = 0; r < R; ++r) {
         const T* l = logits + r * G;
         const T* x = counts + (r % B) * G;
         T lib = library[r % B], d = dout[r];
         T dot = 0;
         for (int64_t g = 0; g < G; ++g) {
-            T c = std::exp(log_theta[g]);
             rho[g] = std::exp(l[g] - lse[r]);
             T mu1 = lib * rho[g] + T(kNbMuShift);
-            a[g] = lib * nb_term_dmu1(x[g], c, mu1);
+            a[g] = lib * nb_term_dmu1(x[g], c[g], mu1);
             dot += a[g] * rho[g];
-            if (dlog_theta) dlog_theta[g] += d * c * nb_term_dc(x[g], c, mu1);
+            if (dlog_theta) dlog_theta[g] += d * c[g] * nb_term_dc(x[g], c[g], mu1);
         }
         if (dlogits)
             for (int64_t g = 0; g < G; ++g) dlogits[r * G + g] += d * rho[g] * (a[g] - dot);

@@ -5,6 +5,7 @@
 
 #include "engine/device.h"
 #include "tools/bench/bench_util.h"
+#include "gpo_git_sha.h"
 #include "kernels/cuda/runtime.h"
 
 int main(int argc, char** argv) {

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "gpo_git_sha.h"
 #include "engine/data/loader.h"
 #include "engine/device.h"
 #include "engine/models/factory.h"

@@ -8,6 +8,7 @@
 #include "engine/device.h"
 #include "kernels/cuda/runtime.h"
 #include "tools/cli/commands.h"
+#include "gpo_git_sha.h"
 
 namespace gpo::cli {
 

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The quality benchmark (`make -f Makefile.bench quality`): trains every model type on the embedded data to early
+# stopping with fixed seeds (several for the headline model, gpo_vae), evaluates each on the test split, ranks the
+# GPO-VAE GRNs against TRRUST and STRING when the reference networks are found, and writes one table:
+#   $OUT/quality.md    model vs the baselines (no change, mean of perturbed, training mean) on cell-eval's metrics
+#                      and the papers' ATE metrics, mean and spread over seeds
+#   $OUT/quality.json  every number, with the commit, date, machine and thread count
+# Settings (environment): CONFIG (default data/configs/demo.json), MODELS, SEEDS (gpo_vae's), OTHER_SEEDS (the
+# other models'), GRN_DIR (folder with trrust_v2_human.tsv and string_v12_*.tsv.gz; default ../shared/data/grn),
+# EXTRA (more --set overrides for every run, e.g. "--set train.max_epochs=5" for a smoke test).
+# Docs: docs/quality.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+OUT=${OUT:-bench_out/quality}
+CONFIG=${CONFIG:-data/configs/demo.json}
+MODELS=${MODELS:-"gpo_vae sams_vae cpa_vae conditional_vae"}
+SEEDS=${SEEDS:-"0 1 2"}
+OTHER_SEEDS=${OTHER_SEEDS:-"0"}
+GRN_DIR=${GRN_DIR:-../shared/data/grn}
+EXTRA=${EXTRA:-}
+[ -x "$BUILD/gpo-engine" ] || scripts/build.sh
+mkdir -p "$OUT/runs"
+
+refs=()
+trrust="$GRN_DIR/trrust_v2_human.tsv"
+string=$(ls "$GRN_DIR"/string_v12_*.tsv.gz 2>/dev/null | head -1 || true)
+[ -f "$trrust" ] && refs+=(--reference "$trrust")
+[ -n "$string" ] && refs+=(--reference "$string,header,source=gene1,target=gene2,undirected")
+[ ${#refs[@]} -eq 0 ] && echo "quality.sh: no reference networks in $GRN_DIR (GRN rows left out)" >&2
+
+for model in $MODELS; do
+  seeds=$OTHER_SEEDS
+  [ "$model" = gpo_vae ] && seeds=$SEEDS
+  for seed in $seeds; do
+    run="$OUT/runs/$model-seed$seed"
+    echo "== $model seed $seed -> $run"
+    start=$(date +%s)
+    # shellcheck disable=SC2086
+    "$BUILD/gpo-engine" train --config "$CONFIG" --out "$run" --force --set "model.type=$model" \
+        --set "train.seed=$seed" $EXTRA > "$run.train.log" 2>&1 || { tail -5 "$run.train.log"; exit 1; }
+    echo $(( $(date +%s) - start )) > "$run.train_seconds"
+    "$BUILD/gpo-engine" evaluate --checkpoint "$run/checkpoints/best.ckpt" --out "$run/eval" > "$run.eval.log" 2>&1 \
+        || { tail -5 "$run.eval.log"; exit 1; }
+    if [ "$model" = gpo_vae ] && [ ${#refs[@]} -gt 0 ]; then
+      "$BUILD/gpo-engine" grn --checkpoint "$run/checkpoints/best.ckpt" --out "$run/grn" "${refs[@]}" \
+          --random-sets 100 > "$run.grn.log" 2>&1 || { tail -5 "$run.grn.log"; exit 1; }
+    fi
+  done
+done
+
+python3 - "$OUT" "$CONFIG" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$MODELS" <<'PY'
+import glob, json, math, os, platform, re, statistics, sys, datetime
+out, config, sha, models = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+runs = {}
+for d in sorted(glob.glob(os.path.join(out, "runs", "*-seed*"))):
+    if not os.path.isdir(d):
+        continue
+    model, seed = re.match(r"(.*)-seed(\d+)$", os.path.basename(d)).groups()
+    if model not in models:
+        continue
+    rep = json.load(open(os.path.join(d, "eval", "report.json")))
+    log = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl"))]
+    epochs = [r for r in log if "val_loss" in r]
+    grn = None
+    gj = os.path.join(d, "grn", "grn_report.json")
+    if os.path.exists(gj):
+        g = json.load(open(gj))
+        grn = g.get("biological")
+    runs.setdefault(model, []).append({
+        "seed": int(seed), "report": rep, "grn": grn,
+        "epochs": len(epochs),
+        "best_val": min((r["val_loss"] for r in epochs), default=float("nan")),
+        "train_seconds": int(open(d + ".train_seconds").read()),
+    })
+
+rows = ["pearson_delta", "mse", "mae", "mse_delta", "mae_delta", "discrimination_score_l1",
+        "discrimination_score_l2", "discrimination_score_cosine", "overlap_at_N", "precision_at_N",
+        "de_direction_match", "de_sig_genes_recall", "ate_pearson", "ate_r2", "ate_pearson_top20", "ate_r2_top20",
+        "jaccard_top20", "jaccard_top50"]
+lower_better = {"mse", "mae", "mse_delta", "mae_delta"}
+
+def val(x):
+    return x if isinstance(x, (int, float)) and x is not None and not (isinstance(x, float) and math.isnan(x)) else None
+
+def cell(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "n/a"
+    m = statistics.fmean(vals)
+    if len(vals) == 1:
+        return f"{m:.3g}"
+    return f"{m:.3g} ± {statistics.stdev(vals):.2g}"
+
+base_names = ["no_change", "perturbed_mean", "train_mean"]
+first = next(iter(runs.values()))[0]["report"]["metrics"]["baselines"] if runs else {}
+header = [m for m in models if m in runs] + base_names
+lines = ["| metric | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+for r in rows:
+    cells = []
+    for m in models:
+        if m in runs:
+            cells.append(cell([val(x["report"]["metrics"]["model"].get(r)) for x in runs[m]]))
+    for b in base_names:
+        cells.append(cell([val(first.get(b, {}).get(r))]))
+    arrow = "↓" if r in lower_better else "↑"
+    lines.append(f"| {r} {arrow} | " + " | ".join(cells) + " |")
+lines.append("| IWELBO ↑ | " + " | ".join(cell([val(x["report"]["iwelbo"]["mean"]) for x in runs[m]])
+                                    for m in models if m in runs) + " |" + " |" * len(base_names))
+lines.append("| epochs to early stopping | " + " | ".join(cell([x["epochs"] for x in runs[m]])
+                                                    for m in models if m in runs) + " |" + " |" * len(base_names))
+lines.append("| training minutes | " + " | ".join(cell([x["train_seconds"] / 60 for x in runs[m]])
+                                            for m in models if m in runs) + " |" + " |" * len(base_names))
+grn_lines = []
+for x in runs.get("gpo_vae", []):
+    for g in x["grn"] or []:
+        grn_lines.append((x["seed"], os.path.basename(str(g.get("reference", g.get("file", "?")))),
+                          g.get("auroc"), g.get("auprc")))
+md = [f"Quality benchmark: commit {sha}, {datetime.date.today()}, {cpu}, config {config}.", "",
+      "Test split of the embedded data; model columns: mean ± sd over seeds "
+      + ", ".join(f"{m} ({len(runs[m])})" for m in models if m in runs) + ".", ""] + lines
+if grn_lines:
+    md += ["", "GPO-VAE GRN, perturbed block against reference networks:", "",
+           "| seed | reference | AUROC | AUPRC |", "|---|---|---|---|"]
+    md += [f"| {s} | {ref} | {a if a is None else round(a, 3)} | {p if p is None else round(p, 3)} |"
+           for s, ref, a, p in grn_lines]
+open(os.path.join(out, "quality.md"), "w").write("\n".join(md) + "\n")
+json.dump({"git_sha": sha, "date": str(datetime.date.today()), "machine": cpu, "config": config,
+           "threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+           "runs": {m: [{k: v for k, v in x.items()} for x in runs[m]] for m in runs}},
+          open(os.path.join(out, "quality.json"), "w"), indent=1)
+print("\n".join(md))
+PY

@@ -29,7 +29,10 @@ void rng_uniform(Tensor& out, RngKey key, uint64_t offset) {
     }
     ops::dispatch_cpu(out, "rng_uniform", [&](auto tag) {
         using T = decltype(tag);
-        cpu::rng_uniform_fill<T>(out.ptr<T>(), out.numel(), key.seed, key.stream, offset);
+        T* o = out.ptr<T>();  // element i draws counter offset + i, whichever thread fills it
+        parallel_ranges(out.numel(), ops::kElementGrain, [&](int64_t lo, int64_t hi) {
+            cpu::rng_uniform_fill<T>(o + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
+        });
     });
 }
 
@@ -42,7 +45,10 @@ void rng_normal(Tensor& out, RngKey key, uint64_t offset) {
     }
     ops::dispatch_cpu(out, "rng_normal", [&](auto tag) {
         using T = decltype(tag);
-        cpu::rng_normal_fill<T>(out.ptr<T>(), out.numel(), key.seed, key.stream, offset);
+        T* o = out.ptr<T>();  // element i draws counter offset + i, whichever thread fills it
+        parallel_ranges(out.numel(), ops::kElementGrain, [&](int64_t lo, int64_t hi) {
+            cpu::rng_normal_fill<T>(o + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
+        });
     });
 }
 

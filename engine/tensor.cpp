@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "engine/check.h"
+#include "engine/host_cache.h"
 #include "kernels/cuda/runtime.h"
 
 namespace gpo {
@@ -49,7 +50,7 @@ int64_t shape_numel(const Shape& s) {
 
 Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
     if (dev == Device::CPU) {
-        ptr = std::malloc(nbytes ? nbytes : 1);
+        ptr = host_alloc(nbytes);
         GPO_CHECK(ptr, "out of host memory allocating " << nbytes << " bytes");
     } else {
         ptr = cuda::device_malloc(nbytes);
@@ -57,7 +58,7 @@ Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
 }
 
 Storage::~Storage() {
-    if (device == Device::CPU) std::free(ptr);
+    if (device == Device::CPU) host_free(ptr, bytes);
     else cuda::device_free(ptr);
 }
 

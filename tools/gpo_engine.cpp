@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/blas_threads.h"
 #include "engine/check.h"
 #include "io/atomic_file.h"
 #include "tools/cli/commands.h"
@@ -53,6 +54,7 @@ static void usage(FILE* f) {
 }
 
 int main(int argc, char** argv) {
+    gpo::configure_blas_threads();
     if (argc < 2) {
         usage(stderr);
         return gpo::cli::kExitUsage;

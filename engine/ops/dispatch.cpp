@@ -19,7 +19,10 @@ void accumulate(Tensor& out, const Tensor& x, double a) {
     }
     dispatch_cpu(out, "accumulate", [&](auto tag) {
         using T = decltype(tag);
-        cpu::axpy<T>(out.ptr<T>(), x.ptr<T>(), (T)a, out.numel());
+        T* y = out.ptr<T>();
+        const T* xp = x.ptr<T>();
+        parallel_ranges(out.numel(), kElementGrain,
+                        [&](int64_t lo, int64_t hi) { cpu::axpy<T>(y + lo, xp + lo, (T)a, hi - lo); });
     });
 }
 
@@ -45,8 +48,15 @@ void accumulate_grad(Tape& tape, Var v, const Tensor& g, double a) {
     }
 }
 
+namespace {
+double g_gemm_flops = 0;  // a plain double: GEMMs are issued from one thread
+}  // namespace
+
+double gemm_flops_total() { return g_gemm_flops; }
+
 void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const Tensor& A, const Tensor& B, double beta,
           Tensor& C) {
+    g_gemm_flops += 2.0 * M * N * K;
     if (C.is_cuda()) {
         GPO_CUDA(cuda::gemm(ta, tb, M, N, K, (float)alpha, A.f32(), B.f32(), (float)beta, C.f32()));
         return;

@@ -4,6 +4,7 @@
 #include <initializer_list>
 
 #include "engine/check.h"
+#include "engine/parallel.h"
 #include "engine/tape.h"
 
 #ifdef GPO_WITH_CUDA
@@ -46,6 +47,13 @@ inline void check_shape(const char* op, const char* what, const Tensor& t, const
 inline void check_ndim(const char* op, const char* what, const Tensor& t, int nd) {
     GPO_CHECK(t.ndim() == nd, "op " << op << ": " << what << " must have " << nd << " dims, got " << t.describe());
 }
+
+// Chunk size of the element-wise CPU loops run on the engine's threads (engine/parallel.h): 16 K elements, tens of
+// microseconds of work, well above the cost of waking a thread; fixed, so results never depend on the thread count.
+constexpr int64_t kElementGrain = 16384;
+
+// Floating-point operations (2 M N K) of every gemm() call so far in this process, for benchmarks' FLOP/s.
+double gemm_flops_total();
 
 // C (M, N) = alpha op(A) op(B) + beta C on whichever device the tensors live (CBLAS or cuBLAS), row-major.
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, double alpha, const Tensor& A, const Tensor& B,

@@ -3,6 +3,9 @@
 // straight-through relaxed-Bernoulli mask, and the NB likelihood fused with the softmax.
 #include "engine/ops/distributions.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "engine/ops/dispatch.h"
 #include "kernels/cpu/distributions.h"
 #include "kernels/cpu/nb.h"
@@ -250,6 +253,9 @@ Var relaxed_bernoulli_st(Tape& tape, Var logits, const Tensor& u, double tempera
 }
 
 // ---------------------------------------------------------------------------- NB likelihood with softmax
+// Rows per chunk on the engine's threads: about kElementGrain elements, at least one row.
+static int64_t nb_row_grain(int64_t G) { return std::max<int64_t>(1, kElementGrain / G); }
+
 Var nb_log_prob_softmax(Tape& tape, Var logits, Var log_theta, const Tensor& counts, const Tensor& library) {
     const char* op = "nb_log_prob_softmax";
     const Tensor& L = tape.value(logits);
@@ -272,8 +278,11 @@ Var nb_log_prob_softmax(Tape& tape, Var logits, Var log_theta, const Tensor& cou
     } else {
         dispatch_cpu(out, op, [&](auto tag) {
             using T = decltype(tag);
-            cpu::nb_log_prob_softmax_forward<T>(out.ptr<T>(), lse.ptr<T>(), L.ptr<T>(), LT.ptr<T>(), counts.ptr<T>(),
-                                                library.ptr<T>(), R, B, G);
+            std::vector<T> c = cpu::nb_dispersion(LT.ptr<T>(), G);
+            parallel_ranges(R, nb_row_grain(G), [&](int64_t r0, int64_t r1) {
+                cpu::nb_log_prob_softmax_forward_rows<T>(out.ptr<T>(), lse.ptr<T>(), L.ptr<T>(), c.data(),
+                                                         counts.ptr<T>(), library.ptr<T>(), r0, r1, B, G);
+            });
         });
     }
     return tape.record(op, out, {logits, log_theta},
@@ -295,9 +304,20 @@ Var nb_log_prob_softmax(Tape& tape, Var logits, Var log_theta, const Tensor& cou
         } else {
             dispatch_cpu(dout, "nb_log_prob_softmax", [&](auto tag) {
                 using T = decltype(tag);
-                cpu::nb_log_prob_softmax_backward<T>(gptr<T>(dL), gptr<T>(dLT), dout.ptr<T>(), lse.ptr<T>(),
-                                                     L.ptr<T>(), LT.ptr<T>(), counts.ptr<T>(), library.ptr<T>(), R, B,
-                                                     G);
+                // Row chunks fixed by the sizes; each chunk's log_theta gradient goes to its own row of
+                // `partial`, added to dLT in chunk order: the same result for every thread count.
+                std::vector<T> c = cpu::nb_dispersion(LT.ptr<T>(), G);
+                const int64_t grain = nb_row_grain(G), chunks = (R + grain - 1) / grain;
+                std::vector<T> partial(dLT ? (size_t)(chunks * G) : 0, T(0));
+                parallel_for(chunks, [&](int64_t k) {
+                    cpu::nb_log_prob_softmax_backward_rows<T>(gptr<T>(dL), dLT ? partial.data() + k * G : nullptr,
+                                                              dout.ptr<T>(), lse.ptr<T>(), L.ptr<T>(), c.data(),
+                                                              counts.ptr<T>(), library.ptr<T>(), k * grain,
+                                                              std::min(R, (k + 1) * grain), B, G);
+                });
+                if (dLT)
+                    for (int64_t k = 0; k < chunks; ++k)
+                        for (int64_t g = 0; g < G; ++g) dLT->ptr<T>()[g] += partial[k * G + g];
             });
         }
     });

@@ -20,7 +20,11 @@ static Var unary(Tape& tape, const char* name, UnaryOp op, Var x, double a = 0, 
     } else {
         dispatch_cpu(Y, name, [&](auto tag) {
             using T = decltype(tag);
-            cpu::unary_forward<T>(op, Y.ptr<T>(), X.ptr<T>(), n, (T)a, (T)b, (T)c);
+            T* y = Y.ptr<T>();
+            const T* xp = X.ptr<T>();
+            parallel_ranges(n, kElementGrain, [&](int64_t lo, int64_t hi) {
+                cpu::unary_forward<T>(op, y + lo, xp + lo, hi - lo, (T)a, (T)b, (T)c);
+            });
         });
     }
     return tape.record(name, Y, {x}, [x, Y, op, a, b, n, name](Tape& t, const Tensor& dY) {
@@ -32,7 +36,11 @@ static Var unary(Tape& tape, const char* name, UnaryOp op, Var x, double a = 0, 
         } else {
             dispatch_cpu(dY, name, [&](auto tag) {
                 using T = decltype(tag);
-                cpu::unary_backward<T>(op, dX->ptr<T>(), dY.ptr<T>(), X.ptr<T>(), Y.ptr<T>(), n, (T)a, (T)b);
+                T* dx = dX->ptr<T>();
+                const T *dy = dY.ptr<T>(), *xp = X.ptr<T>(), *y = Y.ptr<T>();
+                parallel_ranges(n, kElementGrain, [&](int64_t lo, int64_t hi) {
+                    cpu::unary_backward<T>(op, dx + lo, dy + lo, xp + lo, y + lo, hi - lo, (T)a, (T)b);
+                });
             });
         }
     });
@@ -70,7 +78,11 @@ static Var binary(Tape& tape, const char* name, BinaryOp op, Var a, Var b) {
     } else {
         dispatch_cpu(Y, name, [&](auto tag) {
             using T = decltype(tag);
-            cpu::binary_forward<T>(op, Y.ptr<T>(), A.ptr<T>(), B.ptr<T>(), n);
+            T* y = Y.ptr<T>();
+            const T *ap = A.ptr<T>(), *bp = B.ptr<T>();
+            parallel_ranges(n, kElementGrain, [&](int64_t lo, int64_t hi) {
+                cpu::binary_forward<T>(op, y + lo, ap + lo, bp + lo, hi - lo);
+            });
         });
     }
     return tape.record(name, Y, {a, b}, [a, b, op, n, name](Tape& t, const Tensor& dY) {
@@ -81,7 +93,11 @@ static Var binary(Tape& tape, const char* name, BinaryOp op, Var a, Var b) {
             } else {
                 dispatch_cpu(dY, name, [&](auto tag) {
                     using T = decltype(tag);
-                    cpu::mul_backward<T>(dst.ptr<T>(), dY.ptr<T>(), other.ptr<T>(), n);
+                    T* d = dst.ptr<T>();
+                    const T *dy = dY.ptr<T>(), *o = other.ptr<T>();
+                    parallel_ranges(n, kElementGrain, [&](int64_t lo, int64_t hi) {
+                        cpu::mul_backward<T>(d + lo, dy + lo, o + lo, hi - lo);
+                    });
                 });
             }
         };

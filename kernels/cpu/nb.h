@@ -75,17 +75,15 @@ GPO_NB_HD inline T nb_term_dmu1(T x, T c, T mu1) {
     return T(0);
 }
 
-// out (R), lse (R) from logits (R, G), log_theta (G), counts (B, G), library (B); R = P * B, row r uses counts
-// row b = r % B:
-//   lse[r] = log sum_g exp(logits[r, g]);  rho = exp(logits[r, :] - lse[r]);  c = exp(log_theta)
+// Rows [r0, r1) of: out (R), lse (R) from logits (R, G), c (G) = exp(log_theta), counts (B, G), library (B);
+// R = P * B, row r uses counts row b = r % B:
+//   lse[r] = log sum_g exp(logits[r, g]);  rho = exp(logits[r, :] - lse[r])
 //   out[r] = sum_g nb_term(counts[b, g], c[g], library[b] * rho[g] + 1e-4)
-// lse is kept for the backward.
+// lse is kept for the backward. Rows are independent: any split of [0, R) gives the same values.
 template <class T>
-void nb_log_prob_softmax_forward(T* out, T* lse, const T* logits, const T* log_theta, const T* counts,
-                                 const T* library, int64_t R, int64_t B, int64_t G) {
-    std::vector<T> c(G);  // c = exp(log_theta), once per call instead of once per row
-    for (int64_t g = 0; g < G; ++g) c[g] = std::exp(log_theta[g]);
-    for (int64_t r = 0; r < R; ++r) {
+void nb_log_prob_softmax_forward_rows(T* out, T* lse, const T* logits, const T* c, const T* counts, const T* library,
+                                      int64_t r0, int64_t r1, int64_t B, int64_t G) {
+    for (int64_t r = r0; r < r1; ++r) {
         const T* l = logits + r * G;
         const T* x = counts + (r % B) * G;
         T lib = library[r % B];
@@ -104,16 +102,32 @@ void nb_log_prob_softmax_forward(T* out, T* lse, const T* logits, const T* log_t
     }
 }
 
-// dlogits (R, G) += dout[r] * rho_k (a_k - sum_g a_g rho_g), a_g = library[b] * d nb_term / d mu1 (softmax
-// backward); dlog_theta (G) += sum_r dout[r] * c_g * d nb_term / d c. Either gradient may be null.
-// dout (R), lse (R) from the forward; other shapes as in the forward.
+// c (G) = exp(log_theta): once per call, not once per row.
 template <class T>
-void nb_log_prob_softmax_backward(T* dlogits, T* dlog_theta, const T* dout, const T* lse, const T* logits,
-                                  const T* log_theta, const T* counts, const T* library, int64_t R, int64_t B,
-                                  int64_t G) {
-    std::vector<T> rho(G), a(G), c(G);
+std::vector<T> nb_dispersion(const T* log_theta, int64_t G) {
+    std::vector<T> c(G);
     for (int64_t g = 0; g < G; ++g) c[g] = std::exp(log_theta[g]);
-    for (int64_t r = 0; r < R; ++r) {
+    return c;
+}
+
+// All rows of the forward above, with log_theta (G).
+template <class T>
+void nb_log_prob_softmax_forward(T* out, T* lse, const T* logits, const T* log_theta, const T* counts,
+                                 const T* library, int64_t R, int64_t B, int64_t G) {
+    std::vector<T> c = nb_dispersion(log_theta, G);
+    nb_log_prob_softmax_forward_rows(out, lse, logits, c.data(), counts, library, 0, R, B, G);
+}
+
+// Rows [r0, r1) of the backward: dlogits (R, G) += dout[r] * rho_k (a_k - sum_g a_g rho_g), a_g = library[b] *
+// d nb_term / d mu1 (softmax backward); dlog_theta (G) += sum over the rows of dout[r] * c_g * d nb_term / d c, in
+// row order. Either gradient may be null. dout (R), lse (R) from the forward; c (G) = exp(log_theta); other shapes
+// as in the forward.
+template <class T>
+void nb_log_prob_softmax_backward_rows(T* dlogits, T* dlog_theta, const T* dout, const T* lse, const T* logits,
+                                       const T* c, const T* counts, const T* library, int64_t r0, int64_t r1,
+                                       int64_t B, int64_t G) {
+    std::vector<T> rho(G), a(G);
+    for (int64_t r = r0; r < r1; ++r) {
         const T* l = logits + r * G;
         const T* x = counts + (r % B) * G;
         T lib = library[r % B], d = dout[r];
@@ -128,6 +142,15 @@ void nb_log_prob_softmax_backward(T* dlogits, T* dlog_theta, const T* dout, cons
         if (dlogits)
             for (int64_t g = 0; g < G; ++g) dlogits[r * G + g] += d * rho[g] * (a[g] - dot);
     }
+}
+
+// All rows of the backward above, with log_theta (G).
+template <class T>
+void nb_log_prob_softmax_backward(T* dlogits, T* dlog_theta, const T* dout, const T* lse, const T* logits,
+                                  const T* log_theta, const T* counts, const T* library, int64_t R, int64_t B,
+                                  int64_t G) {
+    std::vector<T> c = nb_dispersion(log_theta, G);
+    nb_log_prob_softmax_backward_rows(dlogits, dlog_theta, dout, lse, logits, c.data(), counts, library, 0, R, B, G);
 }
 
 }  // namespace gpo::cpu

@@ -5,7 +5,9 @@
 #   $OUT/quality.md    model vs the baselines (no change, mean of perturbed, training mean) on cell-eval's metrics
 #                      and the papers' ATE metrics, mean and spread over seeds
 #   $OUT/quality.json  every number, with the commit, date, machine and thread count
-# Settings (environment): CONFIG (default data/configs/demo.json), MODELS, SEEDS (gpo_vae's), OTHER_SEEDS (the
+# Each model trains from its demo config (gpo_vae: data/configs/demo.json, the README's; the others:
+# data/configs/<type>_demo.json), all with early stopping at patience 30 as the reference.
+# Settings (environment): MODELS, SEEDS (gpo_vae's), OTHER_SEEDS (the
 # other models'), GRN_DIR (folder with trrust_v2_human.tsv and string_v12_*.tsv.gz; default ../shared/data/grn),
 # EXTRA (more --set overrides for every run, e.g. "--set train.max_epochs=5" for a smoke test).
 # Docs: docs/quality.md.
@@ -13,7 +15,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 OUT=${OUT:-bench_out/quality}
-CONFIG=${CONFIG:-data/configs/demo.json}
 MODELS=${MODELS:-"gpo_vae sams_vae cpa_vae conditional_vae"}
 SEEDS=${SEEDS:-"0 1 2"}
 OTHER_SEEDS=${OTHER_SEEDS:-"0"}
@@ -31,14 +32,14 @@ string=$(ls "$GRN_DIR"/string_v12_*.tsv.gz 2>/dev/null | head -1 || true)
 
 for model in $MODELS; do
   seeds=$OTHER_SEEDS
-  [ "$model" = gpo_vae ] && seeds=$SEEDS
+  config=data/configs/${model}_demo.json
+  if [ "$model" = gpo_vae ]; then seeds=$SEEDS; config=data/configs/demo.json; fi
   for seed in $seeds; do
     run="$OUT/runs/$model-seed$seed"
     echo "== $model seed $seed -> $run"
     start=$(date +%s)
     # shellcheck disable=SC2086
-    "$BUILD/gpo-engine" train --config "$CONFIG" --out "$run" --force --set "model.type=$model" \
-        --set "train.seed=$seed" $EXTRA > "$run.train.log" 2>&1 || { tail -5 "$run.train.log"; exit 1; }
+    "$BUILD/gpo-engine" train --config "$config" --out "$run" --force --set "train.seed=$seed" $EXTRA > "$run.train.log" 2>&1 || { tail -5 "$run.train.log"; exit 1; }
     echo $(( $(date +%s) - start )) > "$run.train_seconds"
     "$BUILD/gpo-engine" evaluate --checkpoint "$run/checkpoints/best.ckpt" --out "$run/eval" > "$run.eval.log" 2>&1 \
         || { tail -5 "$run.eval.log"; exit 1; }
@@ -49,7 +50,7 @@ for model in $MODELS; do
   done
 done
 
-python3 - "$OUT" "$CONFIG" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$MODELS" <<'PY'
+python3 - "$OUT" "data/configs/*demo.json" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$MODELS" <<'PY'
 import glob, json, math, os, platform, re, statistics, sys, datetime
 out, config, sha, models = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())

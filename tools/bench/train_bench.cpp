@@ -16,13 +16,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "gpo_git_sha.h"
+#include "engine/blas_threads.h"
 #include "engine/data/loader.h"
 #include "engine/device.h"
 #include "engine/models/factory.h"
+#include "engine/ops/dispatch.h"
 #include "engine/optim.h"
 #include "engine/rng.h"
 #include "io/config.h"
@@ -111,6 +114,7 @@ static json time_steps(const json& cfg, const data::Dataset& ds, Device dev, int
         cuda::synchronize();
         cuda::reset_peak_memory();
     }
+    const double flops0 = ops::gemm_flops_total();
     auto t0 = std::chrono::steady_clock::now();
     double last = 0;
     for (int s = 1; s <= steps; ++s) last = one_step(s);
@@ -124,6 +128,8 @@ static json time_steps(const json& cfg, const data::Dataset& ds, Device dev, int
               {"steps_per_s", steps / secs},
               {"cells_per_s", steps * (double)B / secs},
               {"last_loss", last},
+              {"gemm_gflop_per_step", (ops::gemm_flops_total() - flops0) / steps / 1e9},
+              {"gemm_gflop_per_s", (ops::gemm_flops_total() - flops0) / secs / 1e9},
               {"parameters", ps.numel()},
               {"peak_host_rss_mb", ru.ru_maxrss / 1024.0}};
     if (dev == Device::CUDA) r["peak_device_mb"] = cuda::peak_memory_used() / 1048576.0;
@@ -131,6 +137,7 @@ static json time_steps(const json& cfg, const data::Dataset& ds, Device dev, int
 }
 
 int main(int argc, char** argv) {
+    const int blas_timeout = gpo::configure_blas_threads();  // as gpo-engine does
     std::string out = "bench_out/train.json";
     int cpu_steps = 2, cuda_steps = 20;
     int64_t cells = 4096, genes = 8563, perturbed = 622, extended = 924, batch = 512, basal_hidden = 200, nnz = 1500;
@@ -170,6 +177,8 @@ int main(int argc, char** argv) {
         json res = {{"benchmark", "train_step_gpo_vae"},
                     {"git_sha", GPO_GIT_SHA},
                     {"blas_threads", th ? std::string(th) : std::string("default")},
+                    {"blas_thread_timeout", blas_timeout},
+                    {"hardware_threads", (int)std::thread::hardware_concurrency()},
                     {"shape", {{"genes", genes}, {"T", perturbed + extended}, {"perturbed", perturbed}, {"latent", 100},
                                {"batch", batch}, {"particles", 5}, {"basal_hidden", basal_hidden}, {"nnz_per_cell", nnz}}},
                     {"results", json::array()}};

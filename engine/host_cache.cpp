@@ -1,4 +1,4 @@
-// Host caching allocator (see host_cache.h): a size-ordered multimap of free blocks under one mutex.
+// Host caching allocator (see host_cache.h): free blocks by size class under one mutex.
 #include "engine/host_cache.h"
 
 #include <cstdlib>
@@ -22,9 +22,20 @@ namespace {
 
 constexpr size_t kMinCached = 64 << 10;
 
+// The size class a request is served from: the next of 2^k, 1.25 2^k, 1.5 2^k, 1.75 2^k at or above nbytes. Buffers
+// whose shapes change a little from step to step (the rows of the perturbations present in a batch) then share
+// blocks, at most 25 % larger than asked.
+size_t size_class(size_t nbytes) {
+    size_t p = 1;
+    while (p * 2 <= nbytes) p *= 2;  // p = 2^floor(log2 nbytes)
+    for (size_t q : {p, p + p / 4, p + p / 2, p + 3 * (p / 4)})
+        if (q >= nbytes) return q;
+    return 2 * p;
+}
+
 struct Cache {
     std::mutex m;
-    std::multimap<size_t, void*> free_blocks;  // size as last requested (a block may be up to 1/8 larger) -> block
+    std::multimap<size_t, void*> free_blocks;  // size class -> block of that size
     size_t held = 0;
     size_t limit;
     Cache() {
@@ -45,13 +56,15 @@ void* host_alloc(size_t nbytes) {
     if (GPO_HOST_CACHE_ON && nbytes >= kMinCached) {
         Cache& c = cache();
         std::lock_guard<std::mutex> lk(c.m);
-        auto it = c.free_blocks.lower_bound(nbytes);
-        if (it != c.free_blocks.end() && it->first - nbytes <= it->first / 8) {
+        const size_t cls = size_class(nbytes);
+        auto it = c.free_blocks.find(cls);
+        if (it != c.free_blocks.end()) {
             void* p = it->second;
-            c.held -= it->first;
+            c.held -= cls;
             c.free_blocks.erase(it);
             return p;
         }
+        return std::malloc(cls);
     }
     return std::malloc(nbytes ? nbytes : 1);
 }
@@ -61,9 +74,10 @@ void host_free(void* ptr, size_t nbytes) {
     if (GPO_HOST_CACHE_ON && nbytes >= kMinCached) {
         Cache& c = cache();
         std::lock_guard<std::mutex> lk(c.m);
-        if (c.held + nbytes <= c.limit) {
-            c.free_blocks.emplace(nbytes, ptr);
-            c.held += nbytes;
+        const size_t cls = size_class(nbytes);
+        if (c.held + cls <= c.limit) {
+            c.free_blocks.emplace(cls, ptr);
+            c.held += cls;
             return;
         }
     }

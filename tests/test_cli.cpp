@@ -164,6 +164,18 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
     for (const char* f : {"grn_edges.csv", "grn_matrices.h5ad", "grn_report.json", "grn_report.md",
                           "grn_perturbed_block.svg"})
         EXPECT_TRUE(fs::exists(fs::path(grn) / f)) << f;
+    {  // the path levels of the statistical evaluation are reported: lengths 2 and 3, tested within their pairs
+        std::ifstream gf(fs::path(grn) / "grn_report.json");
+        nlohmann::json gr = nlohmann::json::parse(gf);
+        const nlohmann::json& paths = gr["statistical"]["paths"];
+        ASSERT_EQ(paths.size(), 2u) << gr["statistical"].dump();
+        for (size_t k = 0; k < 2; ++k) {
+            EXPECT_EQ(paths[k]["path_length"].get<int>(), (int)k + 2);
+            EXPECT_LE(paths[k]["tested"].get<int64_t>(), paths[k]["pairs"].get<int64_t>());
+            EXPECT_EQ(paths[k]["true_positives"].get<int64_t>() + paths[k]["false_positives"].get<int64_t>(),
+                      paths[k]["tested"].get<int64_t>());
+        }
+    }
 
     if (!python_has_anndata()) {
         const char* req = std::getenv("GPO_REQUIRE_PYTHON");

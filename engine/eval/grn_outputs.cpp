@@ -144,6 +144,17 @@ json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_d
                  {"mean_wasserstein", num(st.edges.mean_wasserstein)},
                  {"false_omission_rate", num(st.false_omission_rate)},
                  {"negatives_tested", st.negatives.n_tested}};
+    // Pairs joined only through intermediate regulators (a path of k >= 2 predicted edges): how far an effect
+    // carries along the predicted network (docs/metrics.md, GRN).
+    json paths = json::array();
+    for (size_t k = 0; k < st.paths.size(); ++k)
+        paths.push_back({{"path_length", (int64_t)k + 2},
+                         {"pairs", st.paths[k].n_pairs},
+                         {"tested", st.paths[k].n_tested},
+                         {"true_positives", st.paths[k].true_positives},
+                         {"false_positives", st.paths[k].false_positives},
+                         {"mean_wasserstein", num(st.paths[k].mean_wasserstein)}});
+    stat["paths"] = paths;
     int64_t all_edges = 0;
     for (int64_t i = 0; i < T; ++i)
         for (int64_t j = 0; j < T; ++j) all_edges += i != j && prob[i * T + j] > opt.threshold;
@@ -194,7 +205,16 @@ json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_d
        << "| tested edges | true positives | false positives | mean Wasserstein | false omission rate |\n"
        << "|---|---|---|---|---|\n| " << st.edges.n_tested << " | " << st.edges.true_positives << " | "
        << st.edges.false_positives << " | " << stat["mean_wasserstein"].dump() << " | "
-       << stat["false_omission_rate"].dump() << " |\n\n## Biological evaluation\n\n";
+       << stat["false_omission_rate"].dump() << " |\n\n";
+    if (!paths.empty()) {
+        md << "Pairs joined only through a path of predicted edges:\n\n| path length | pairs | tested | true positives | "
+              "false positives | mean Wasserstein |\n|---|---|---|---|---|---|\n";
+        for (const json& p : paths)
+            md << "| " << p["path_length"] << " | " << p["pairs"] << " | " << p["tested"] << " | " << p["true_positives"]
+               << " | " << p["false_positives"] << " | " << p["mean_wasserstein"].dump() << " |\n";
+        md << "\n";
+    }
+    md << "## Biological evaluation\n\n";
     if (bio.empty()) md << "No reference network given (`--reference FILE`).\n";
     else {
         md << "| reference | reference edges | AUROC | AUPRC (random) | predicted | hits | precision | recall | fold | p "

@@ -2,6 +2,7 @@
 // dataframes (categoricals as anndata categoricals), obsm/varm and uns (scalars, string and numeric arrays), in the
 // AnnData on-disk layout (encoding-type/encoding-version attributes as anndata 0.8+ writes them).
 // The file is written to path + ".tmp" and renamed over path only when complete; on error the temporary is removed.
+#include <cstdint>
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -134,7 +135,8 @@ void dense_array(hid_t loc, const std::string& name, const float* data, int64_t 
 }
 
 // A csr_matrix group `name` of rows x cols, its rows produced in blocks by next() (nullptr at the end); data float32,
-// indices int32 (appended, so the whole matrix is never held), indptr int64 (rows + 1 entries, kept in memory).
+// indices int32 (appended, so the whole matrix is never held), indptr (rows + 1 entries, kept in memory) int32 like
+// the indices, int64 only beyond 2^31 - 1 stored values.
 void csr_matrix(hid_t loc, const std::string& name, int64_t rows, int64_t cols,
                 const std::function<const CsrMatrix*()>& next, const Where& w) {
     Where wc = w.sub(name);
@@ -164,7 +166,14 @@ void csr_matrix(hid_t loc, const std::string& name, int64_t rows, int64_t cols,
                          std::to_string(rows));
     data.finish();
     indices.finish();
-    h5::write_dataset(g, "indptr", H5T_STD_I64LE, H5T_NATIVE_INT64, {rows + 1}, indptr.data(), wc);
+    // indptr in the indices' type (int32) whenever nnz fits: scipy needs both arrays of one type for some
+    // operations (scanpy's rank_genes_groups calls eliminate_zeros, which refuses int64 indptr with int32 indices).
+    if (indptr.back() <= INT32_MAX) {
+        std::vector<int32_t> small(indptr.begin(), indptr.end());
+        h5::write_dataset(g, "indptr", H5T_STD_I32LE, H5T_NATIVE_INT32, {rows + 1}, small.data(), wc);
+    } else {
+        h5::write_dataset(g, "indptr", H5T_STD_I64LE, H5T_NATIVE_INT64, {rows + 1}, indptr.data(), wc);
+    }
 }
 
 // A whole CSR matrix as one block.

@@ -1,5 +1,5 @@
 // cell-eval's expression metrics on hand-made inputs (the comparison with cell-eval itself on real exported cells is
-// Cli.CellEvalOnTheExportedPairEqualsTheReport): scanpy's normalize_total target and zero rows, and each metric's
+// Cli.CellEvalAndGearsOnTheExportedPairEqualTheReport): scanpy's normalize_total target and zero rows, and each metric's
 // formula, including sklearn's cosine distance for a zero effect and the order of tied distances.
 #include <gtest/gtest.h>
 

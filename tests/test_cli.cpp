@@ -198,8 +198,9 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
 }
 
 // The metrics that carry cell-eval's names equal what cell-eval itself computes on the exported pair
-// (tests/python/check_cell_eval.py runs cell_eval.MetricsEvaluator and compares per perturbation and in aggregate).
-TEST(Cli, CellEvalOnTheExportedPairEqualsTheReport) {
+// (tests/python/check_cell_eval.py runs cell_eval.MetricsEvaluator and compares per perturbation and in aggregate),
+// and GEARS's DE-gene metrics equal GEARS's formulas on scanpy's DE genes (tests/python/check_gears.py).
+TEST(Cli, CellEvalAndGearsOnTheExportedPairEqualTheReport) {
     fs::path dir = fs::path(GPO_BINARY_DIR) / "test_cli_cell_eval";
     fs::remove_all(dir);
     Result r = run("train --config " + std::string(GPO_SOURCE_DIR) + "/data/configs/demo.json --out " + dir.string() +
@@ -217,6 +218,11 @@ TEST(Cli, CellEvalOnTheExportedPairEqualsTheReport) {
                                     (dir / "export").string() + " " + (dir / "eval" / "report.json").string());
     EXPECT_EQ(c.code, 0) << c.output;
     EXPECT_NE(c.output.find("0 differ"), std::string::npos) << c.output;
+    // scanpy comes with cell-eval.
+    Result g = gpo::test::run_shell("python3 " + std::string(GPO_SOURCE_DIR) + "/tests/python/check_gears.py " +
+                                    (dir / "export").string() + " " + (dir / "eval" / "report.json").string());
+    EXPECT_EQ(g.code, 0) << g.output;
+    EXPECT_NE(g.output.find("3 metrics x 25 perturbations compared, 0 differ"), std::string::npos) << g.output;
 }
 
 // Held-out combinations (GEARS layout, GENE1+GENE2 held out, its singles in training): evaluate works although the

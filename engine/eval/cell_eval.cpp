@@ -36,6 +36,21 @@ void for_each_normlog(const LabelledCells& cells, Visit visit) {
 
 }  // namespace
 
+std::map<std::string, NormlogMoments> normlog_moments(const LabelledCells& cells) {
+    std::map<std::string, NormlogMoments> m;
+    for (const std::string& l : cells.labels) {
+        NormlogMoments& acc = m[l];
+        if (acc.sum.empty()) acc.sum.assign(cells.counts.cols, 0.0), acc.sum_sq.assign(cells.counts.cols, 0.0);
+        ++acc.n;
+    }
+    for_each_normlog(cells, [&](int64_t r, int g, double v) {
+        NormlogMoments& acc = m[cells.labels[r]];
+        acc.sum[g] += v;
+        acc.sum_sq[g] += v * v;
+    });
+    return m;
+}
+
 std::map<std::string, std::vector<double>> normlog_pseudobulk(const LabelledCells& cells) {
     std::map<std::string, std::vector<double>> sum;
     std::map<std::string, int64_t> count;

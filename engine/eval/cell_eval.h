@@ -26,6 +26,13 @@ struct LabelledCells {
 // `cells` (scanpy's normalize_total default); labels sorted.
 std::map<std::string, std::vector<double>> normlog_pseudobulk(const LabelledCells& cells);
 
+// Per label: the number of cells and, per gene, the sum and the sum of squares of the values normalised as above.
+struct NormlogMoments {
+    int64_t n = 0;
+    std::vector<double> sum, sum_sq;
+};
+std::map<std::string, NormlogMoments> normlog_moments(const LabelledCells& cells);
+
 struct CellEvalMetrics {
     std::vector<std::string> perts;                        // sorted, the control excluded
     std::map<std::string, std::vector<double>> per_pert;   // metric name -> value per perturbation (NaN: undefined)

@@ -16,6 +16,7 @@
 #include "engine/data/loader.h"
 #include "engine/data/stats.h"
 #include "engine/eval/cell_eval.h"
+#include "engine/eval/gears_metrics.h"
 #include "engine/eval/metrics.h"
 #include "engine/eval/predict.h"
 #include "io/atomic_file.h"
@@ -451,13 +452,22 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     CellPair pair = cell_eval_pair(m, split, control_split, std::set<std::string>(data.labels.begin(), data.labels.end()),
                                    seed, verbose);
     const auto real_pb = normlog_pseudobulk(pair.real);
-    CellEvalMetrics ce_model = cell_eval_metrics(real_pb, normlog_pseudobulk(pair.pred), ds.control_label, ds.gene_names);
+    const auto pred_pb = normlog_pseudobulk(pair.pred);
+    CellEvalMetrics ce_model = cell_eval_metrics(real_pb, pred_pb, ds.control_label, ds.gene_names);
     // cell-eval's DE metrics need predicted cells: the model only (the baselines are profiles).
     add_de_metrics(pdex_ref(pair.real, ds.control_label), pdex_ref(pair.pred, ds.control_label), ce_model);
+    // GEARS's metrics need only profiles on GEARS's DE genes of the real cells: the model and every baseline.
+    const auto gears_de = gears_de_genes(normlog_moments(pair.real), ds.control_label);
+    add_gears_metrics(real_pb, pred_pb, gears_de, ds.control_label, ce_model);
     // Baselines as cell-eval would score a prediction file holding, for each perturbation, the training cells of
     // that perturbation (train_mean; the controls when it has none), all perturbed training cells (perturbed_mean)
     // or the training controls (no_change), each file normalised on its own.
     std::map<std::string, CellEvalMetrics> ce_base;
+    auto score_profiles = [&](const std::map<std::string, std::vector<double>>& pb) {
+        CellEvalMetrics ce = cell_eval_metrics(real_pb, pb, ds.control_label, ds.gene_names);
+        add_gears_metrics(real_pb, pb, gears_de, ds.control_label, ce);
+        return ce;
+    };
     {
         LabelledCells train_cells;
         train_cells.counts.cols = ds.G;
@@ -489,11 +499,11 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
                 }
                 add_pb[data.labels[t]] = v;
             }
-            ce_base["additive"] = cell_eval_metrics(real_pb, add_pb, ds.control_label, ds.gene_names);
+            ce_base["additive"] = score_profiles(add_pb);
         }
-        ce_base["no_change"] = cell_eval_metrics(real_pb, none_pb, ds.control_label, ds.gene_names);
-        ce_base["perturbed_mean"] = cell_eval_metrics(real_pb, pert_pb, ds.control_label, ds.gene_names);
-        ce_base["train_mean"] = cell_eval_metrics(real_pb, train_pb, ds.control_label, ds.gene_names);
+        ce_base["no_change"] = score_profiles(none_pb);
+        ce_base["perturbed_mean"] = score_profiles(pert_pb);
+        ce_base["train_mean"] = score_profiles(train_pb);
     }
     if (!export_dir.empty()) write_cell_eval_pair(m, pair, export_dir);
 
@@ -516,6 +526,9 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
         if (it == ce_model.perts.end()) continue;
         const size_t i = (size_t)(it - ce_model.perts.begin());
         for (const auto& [name, v] : ce_model.per_pert) row[name] = num(v[i]);
+        std::string genes;  // GEARS's 20 DE genes, ';'-separated (one CSV field)
+        for (int64_t g : gears_de.at(ce_model.perts[i])) genes += (genes.empty() ? "" : ";") + ds.gene_names[g];
+        row["gears_de_genes"] = genes;
     }
 
     // ---------------------------------------------------------------- test IWELBO

@@ -278,5 +278,43 @@ TEST(Cli, HeldOutCombinationsEvaluateOnTheHeldOutLabels) {
         EXPECT_TRUE(add["ate_mse_top20"].is_number());
         EXPECT_TRUE(add["mse_delta"].is_number());
         EXPECT_TRUE(rep["additive_singles_without_training_cells"].empty());
+        // The held-out combination's singles are both in training: its prediction rests on trained rows.
+        EXPECT_TRUE(rep["untrained_perturbations"].empty()) << rep["untrained_perturbations"].dump();
+        EXPECT_TRUE(rep["per_perturbation"][0]["trained_embedding"].get<bool>());
+        EXPECT_EQ(r.output.find("untrained embeddings"), std::string::npos) << r.output;
     }
+}
+
+// A held-out single perturbation (GEARS layout, GENE3 held out: it is in no combination, so no training cell carries
+// it) is predicted from an untrained embedding row: evaluate warns and the report says so per perturbation. (GENE1
+// held out would still be trained through the GENE1+GENE2 training cells.)
+TEST(Cli, HeldOutPerturbationIsFlaggedAsUntrained) {
+    fs::path dir = fs::path(GPO_BINARY_DIR) / "test_cli_heldout_single";
+    fs::remove_all(dir);
+    const std::string sets =
+        " --set data.path=" + std::string(GPO_SOURCE_DIR) + "/tests/data/layout_gears.h5ad" +
+        " --set data.perturbation_key=condition --set data.control_label=ctrl --set 'data.control_parts=[\"ctrl\"]'"
+        " --set data.cell_filter_column=null --set preprocess.max_extended_genes=0"
+        " --set preprocess.split=heldout_perturbations --set 'preprocess.heldout=[\"GENE3\"]'"
+        " --set model.n_latent=4 --set model.basal_encoder.hidden=8 --set model.embedding_encoder.hidden=8"
+        " --set model.qc_encoder.hidden=8 --set model.decoder.hidden=8 --set train.batch_size=32"
+        " --set train.max_epochs=2 --set preprocess.cache_dir=" + (dir / "cache").string();
+    Result r = run("train --config " + std::string(GPO_SOURCE_DIR) + "/data/configs/demo.json --out " +
+                   (dir / "run").string() + " --device cpu" + sets);
+    ASSERT_EQ(r.code, 0) << r.output;
+    r = run("evaluate --checkpoint " + (dir / "run" / "checkpoints" / "best.ckpt").string() + " --device cpu --out " +
+            (dir / "eval").string() + " --set evaluate.ate_particles=16 --set evaluate.iwelbo_particles=2");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("rest on untrained embeddings"), std::string::npos) << r.output;
+    std::ifstream f(dir / "eval" / "report.json");
+    nlohmann::json rep = nlohmann::json::parse(f);
+    bool saw_gene3 = false;
+    for (const auto& row : rep["per_perturbation"]) {
+        const std::string label = row["perturbation"].get<std::string>();
+        const bool has_gene3 = label.find("GENE3") != std::string::npos;
+        saw_gene3 = saw_gene3 || has_gene3;
+        EXPECT_EQ(row["trained_embedding"].get<bool>(), !has_gene3) << label;
+    }
+    EXPECT_TRUE(saw_gene3) << rep["per_perturbation"].dump();
+    EXPECT_FALSE(rep["untrained_perturbations"].empty());
 }

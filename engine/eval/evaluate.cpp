@@ -295,6 +295,7 @@ std::string per_perturbation_csv(const json& rows) {
             if (v.is_string()) os << io::csv_field(v.get<std::string>());
             else if (v.is_number_integer()) os << v.get<int64_t>();
             else if (v.is_number()) os << v.dump();
+            else if (v.is_boolean()) os << (v.get<bool>() ? "True" : "False");  // pandas reads these as bool
         }
         os << "\n";
     }
@@ -424,6 +425,15 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
         std::fprintf(stderr, "evaluate: warning: no training cell of the single perturbation(s) %s; the additive "
                              "baseline counts them as no change\n", list.c_str());
     }
+    // Predictions for a perturbation none of whose training cells carry it rest on an untrained embedding row.
+    const std::vector<std::string> untrained = untrained_labels(m, data.labels);
+    if (!untrained.empty()) {
+        std::string list;
+        for (const auto& l : untrained) list += (list.empty() ? "" : ", ") + l;
+        std::fprintf(stderr, "evaluate: warning: no training cell carries a perturbation of %s; those predictions "
+                             "rest on untrained embeddings (per_perturbation: trained_embedding = false)\n",
+                     list.c_str());
+    }
     Mat A_none(P, G, 0.0), A_pert(P, G), A_train(P, G), A_add(P, G);
     bool any_combo = false;
     for (int64_t t = 0; t < P; ++t) {
@@ -530,6 +540,9 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
         for (int64_t g : gears_de.at(ce_model.perts[i])) genes += (genes.empty() ? "" : ";") + ds.gene_names[g];
         row["gears_de_genes"] = genes;
     }
+    for (auto& row : per_label)
+        row["trained_embedding"] = std::find(untrained.begin(), untrained.end(),
+                                             row["perturbation"].get<std::string>()) == untrained.end();
 
     // ---------------------------------------------------------------- test IWELBO
     const int iw_particles = ec.at("iwelbo_particles").get<int>();
@@ -576,6 +589,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
                                                                   : std::string(data::split_name(control_split))},
                               {"held_out_labels_only", only_heldout}}},
                    {"additive_singles_without_training_cells", missing_singles},
+                   {"untrained_perturbations", untrained},
                    {"iwelbo", {{"particles", iw_particles}, {"cells", iw_cells}, {"split", data::split_name(iw_split)},
                                {"mean", num(iwelbo)}}},
                    {"ate", {{"particles", particles}, {"library_size", library}, {"transform", "perturbseq"},

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 #include <vector>
 
@@ -117,8 +118,13 @@ class Pool {
     bool quit_ = false;
 };
 
+// A forked child has only the forking thread: the pool's workers are gone, so loops run inline there.
+bool g_forked_child = false;
+
 Pool& pool() {
     static Pool p(std::min(64, std::max(1, openblas_get_num_threads())));
+    static const int registered = pthread_atfork(nullptr, nullptr, [] { g_forked_child = true; });
+    (void)registered;
     return p;
 }
 
@@ -127,7 +133,7 @@ Pool& pool() {
 void parallel_for(int64_t n_chunks, const std::function<void(int64_t)>& fn) {
     if (n_chunks <= 0) return;
     Pool& p = pool();
-    if (n_chunks == 1 || p.threads() == 1 || Pool::in_chunk()) {
+    if (n_chunks == 1 || p.threads() == 1 || Pool::in_chunk() || g_forked_child) {
         for (int64_t c = 0; c < n_chunks; ++c) fn(c);
         return;
     }

@@ -9,7 +9,8 @@
 # data/configs/<type>_demo.json), all with early stopping at patience 30 as the reference.
 # Settings (environment): MODELS, SEEDS (gpo_vae's), OTHER_SEEDS (the
 # other models'), GRN_DIR (folder with trrust_v2_human.tsv and string_v12_*.tsv.gz; default ../shared/data/grn),
-# EXTRA (more --set overrides for every run, e.g. "--set train.max_epochs=5" for a smoke test).
+# EXTRA (more --set overrides for every run, e.g. "--set train.max_epochs=5" for a smoke test), TABLE_ONLY=1 (only
+# rebuild the table from the runs in $OUT).
 # Docs: docs/quality.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,7 +31,9 @@ string=$(ls "$GRN_DIR"/string_v12_*.tsv.gz 2>/dev/null | head -1 || true)
 [ -n "$string" ] && refs+=(--reference "$string,header,source=gene1,target=gene2,undirected")
 [ ${#refs[@]} -eq 0 ] && echo "quality.sh: no reference networks in $GRN_DIR (GRN rows left out)" >&2
 
+# TABLE_ONLY=1: skip training and evaluation, only rebuild the table from the runs already in $OUT.
 for model in $MODELS; do
+  [ "${TABLE_ONLY:-0}" = 1 ] && break
   seeds=$OTHER_SEEDS
   config=data/configs/${model}_demo.json
   if [ "$model" = gpo_vae ]; then seeds=$SEEDS; config=data/configs/demo.json; fi
@@ -49,6 +52,12 @@ for model in $MODELS; do
     fi
   done
 done
+
+# Synthetic GRN recovery at the simulator's default noise, every perturbed gene measured (tests/test_grn_recovery.cpp:
+# five simulation seeds, AUROC of sigmoid(W) against the true network of the perturbed block).
+if { [ "${TABLE_ONLY:-0}" != 1 ] || [ ! -f "$OUT/grn_recovery.log" ]; } && [ -x "$BUILD/gpo_tests" ]; then
+  "$BUILD/gpo_tests" --gtest_filter=GrnRecovery.LearnedMaskRanksTrueEdgesOfThePerturbedBlock > "$OUT/grn_recovery.log" 2>&1 || true
+fi
 
 python3 - "$OUT" "data/configs/*demo.json" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$MODELS" <<'PY'
 import glob, json, math, os, platform, re, statistics, sys, datetime
@@ -69,7 +78,19 @@ for d in sorted(glob.glob(os.path.join(out, "runs", "*-seed*"))):
     if os.path.exists(gj):
         g = json.load(open(gj))
         grn = g.get("biological")
+    block = None  # the perturbed block's edge probabilities: how far they moved from their start of 0.5
+    try:
+        import anndata, numpy as np
+        g = anndata.read_h5ad(os.path.join(d, "grn", "grn_matrices.h5ad"))
+        p = np.asarray(g.obs["perturbed"]).astype(bool)
+        prob = 1 / (1 + np.exp(-np.asarray(g.layers["logits"])))[np.ix_(p, p)]
+        off = prob[~np.eye(prob.shape[0], dtype=bool)]
+        block = {"min": float(off.min()), "median": float(np.median(off)), "max": float(off.max()),
+                 "sd": float(off.std())}
+    except Exception:
+        pass
     runs.setdefault(model, []).append({
+        "grn_probabilities": block,
         "seed": int(seed), "report": rep, "grn": grn,
         "epochs": len(epochs),
         "best_val": min((r["val_loss"] for r in epochs), default=float("nan")),
@@ -79,8 +100,8 @@ for d in sorted(glob.glob(os.path.join(out, "runs", "*-seed*"))):
 rows = ["pearson_delta", "mse", "mae", "mse_delta", "mae_delta", "discrimination_score_l1",
         "discrimination_score_l2", "discrimination_score_cosine", "overlap_at_N", "precision_at_N",
         "de_direction_match", "de_sig_genes_recall", "ate_pearson", "ate_r2", "ate_pearson_top20", "ate_r2_top20",
-        "jaccard_top20", "jaccard_top50"]
-lower_better = {"mse", "mae", "mse_delta", "mae_delta"}
+        "jaccard_top20", "jaccard_top50", "mse_de", "pearson_de", "pearson_delta_de"]
+lower_better = {"mse", "mae", "mse_delta", "mae_delta", "mse_de"}
 
 def val(x):
     return x if isinstance(x, (int, float)) and x is not None and not (isinstance(x, float) and math.isnan(x)) else None
@@ -109,7 +130,7 @@ for r in rows:
     lines.append(f"| {r} {arrow} | " + " | ".join(cells) + " |")
 lines.append("| IWELBO ↑ | " + " | ".join(cell([val(x["report"]["iwelbo"]["mean"]) for x in runs[m]])
                                     for m in models if m in runs) + " |" + " |" * len(base_names))
-lines.append("| epochs to early stopping | " + " | ".join(cell([x["epochs"] for x in runs[m]])
+lines.append("| epochs trained (early stopping, patience 30; cap 300) | " + " | ".join(cell([x["epochs"] for x in runs[m]])
                                                     for m in models if m in runs) + " |" + " |" * len(base_names))
 lines.append("| training minutes | " + " | ".join(cell([x["train_seconds"] / 60 for x in runs[m]])
                                             for m in models if m in runs) + " |" + " |" * len(base_names))
@@ -117,15 +138,23 @@ grn_lines = []
 for x in runs.get("gpo_vae", []):
     for g in x["grn"] or []:
         grn_lines.append((x["seed"], os.path.basename(str(g.get("reference", g.get("file", "?")))),
-                          g.get("auroc"), g.get("auprc")))
+                          g.get("auroc"), g.get("auprc"), x["grn_probabilities"]))
 md = [f"Quality benchmark: commit {sha}, {datetime.date.today()}, {cpu}, config {config}.", "",
       "Test split of the embedded data; model columns: mean ± sd over seeds "
       + ", ".join(f"{m} ({len(runs[m])})" for m in models if m in runs) + ".", ""] + lines
 if grn_lines:
     md += ["", "GPO-VAE GRN, perturbed block against reference networks:", "",
-           "| seed | reference | AUROC | AUPRC |", "|---|---|---|---|"]
-    md += [f"| {s} | {ref} | {a if a is None else round(a, 3)} | {p if p is None else round(p, 3)} |"
-           for s, ref, a, p in grn_lines]
+           "| seed | reference | AUROC | AUPRC | edge probabilities min / median / max |", "|---|---|---|---|---|"]
+    md += [f"| {s} | {ref} | {a if a is None else round(a, 3)} | {p if p is None else round(p, 3)} | "
+           + (f"{b['min']:.3f} / {b['median']:.3f} / {b['max']:.3f}" if b else "n/a") + " |"
+           for s, ref, a, p, b in grn_lines]
+rec = os.path.join(out, "grn_recovery.log")
+if os.path.exists(rec):
+    aurocs = [float(m) for m in re.findall(r"AUROC of sigmoid\(W\) = ([0-9.]+)", open(rec).read())]
+    if aurocs:
+        md += ["", f"Synthetic GRN recovery (simulated data, every perturbed gene measured, default noise, "
+               f"{len(aurocs)} seeds; tests/test_grn_recovery.cpp): AUROC of σ(W) against the true network "
+               + ", ".join(f"{a:.3f}" for a in aurocs) + f" (mean {statistics.fmean(aurocs):.3f})."]
 open(os.path.join(out, "quality.md"), "w").write("\n".join(md) + "\n")
 json.dump({"git_sha": sha, "date": str(datetime.date.today()), "machine": cpu, "config": config,
            "threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),

@@ -84,10 +84,4 @@ void host_free(void* ptr, size_t nbytes) {
     std::free(ptr);
 }
 
-size_t host_cache_bytes() {
-    Cache& c = cache();
-    std::lock_guard<std::mutex> lk(c.m);
-    return c.held;
-}
-
 }  // namespace gpo

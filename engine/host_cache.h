@@ -11,6 +11,5 @@ namespace gpo {
 
 void* host_alloc(size_t nbytes);           // nullptr when out of memory
 void host_free(void* ptr, size_t nbytes);  // nbytes as passed to host_alloc
-size_t host_cache_bytes();                 // bytes held in the cache now
 
 }  // namespace gpo

@@ -57,11 +57,10 @@ const std::string& Tape::op_name(Var v) const { return entry(v).op; }
 Tensor Tape::grad(Var v) const { return entry(v).grad; }
 
 Tensor* Tape::grad_target(Var v) {
-    entry(v);
-    Entry& e = entries_[v.id];
-    if (!e.requires_grad) return nullptr;
-    if (!e.grad.defined()) e.grad = Tensor::zeros(e.value.shape, e.value.dtype, e.value.device);
-    return &e.grad;
+    bool fresh = false;
+    Tensor* g = grad_target(v, &fresh);
+    if (fresh) g->zero_();  // closures that add need zeros to add to
+    return g;
 }
 
 Tensor* Tape::grad_target(Var v, bool* fresh) {

@@ -225,22 +225,27 @@ TEST(Cli, CellEvalAndGearsOnTheExportedPairEqualTheReport) {
     EXPECT_NE(g.output.find("3 metrics x 25 perturbations compared, 0 differ"), std::string::npos) << g.output;
 }
 
+// Trains a tiny gpo_vae on the GEARS-layout fixture into dir/run with one held-out label under the given split.
+static Result train_gears_layout(const fs::path& dir, const std::string& split, const std::string& heldout) {
+    const std::string sets =
+        " --set data.path=" + std::string(GPO_SOURCE_DIR) + "/tests/data/layout_gears.h5ad" +
+        " --set data.perturbation_key=condition --set data.control_label=ctrl --set 'data.control_parts=[\"ctrl\"]'"
+        " --set data.cell_filter_column=null --set preprocess.max_extended_genes=0"
+        " --set preprocess.split=" + split + " --set 'preprocess.heldout=[\"" + heldout + "\"]'" +
+        " --set model.n_latent=4 --set model.basal_encoder.hidden=8 --set model.embedding_encoder.hidden=8"
+        " --set model.qc_encoder.hidden=8 --set model.decoder.hidden=8 --set train.batch_size=32"
+        " --set train.max_epochs=2 --set preprocess.cache_dir=" + (dir / "cache").string();
+    return run("train --config " + std::string(GPO_SOURCE_DIR) + "/data/configs/demo.json --out " +
+               (dir / "run").string() + " --device cpu" + sets);
+}
+
 // Held-out combinations (GEARS layout, GENE1+GENE2 held out, its singles in training): evaluate works although the
 // test split holds no control (the controls of every split are used, and the report says so), its rows are the
 // held-out combination only, with evaluate.split = test and = all, and the additive baseline is reported.
 TEST(Cli, HeldOutCombinationsEvaluateOnTheHeldOutLabels) {
     fs::path dir = fs::path(GPO_BINARY_DIR) / "test_cli_heldout_combo";
     fs::remove_all(dir);
-    const std::string sets =
-        " --set data.path=" + std::string(GPO_SOURCE_DIR) + "/tests/data/layout_gears.h5ad" +
-        " --set data.perturbation_key=condition --set data.control_label=ctrl --set 'data.control_parts=[\"ctrl\"]'"
-        " --set data.cell_filter_column=null --set preprocess.max_extended_genes=0"
-        " --set preprocess.split=heldout_combinations --set 'preprocess.heldout=[\"GENE2+GENE1\"]'"
-        " --set model.n_latent=4 --set model.basal_encoder.hidden=8 --set model.embedding_encoder.hidden=8"
-        " --set model.qc_encoder.hidden=8 --set model.decoder.hidden=8 --set train.batch_size=32"
-        " --set train.max_epochs=2 --set preprocess.cache_dir=" + (dir / "cache").string();
-    Result r = run("train --config " + std::string(GPO_SOURCE_DIR) + "/data/configs/demo.json --out " +
-                   (dir / "run").string() + " --device cpu" + sets);
+    Result r = train_gears_layout(dir, "heldout_combinations", "GENE2+GENE1");
     ASSERT_EQ(r.code, 0) << r.output;
     const std::string ckpt = (dir / "run" / "checkpoints" / "best.ckpt").string();
     for (const char* split : {"test", "all"}) {
@@ -291,16 +296,7 @@ TEST(Cli, HeldOutCombinationsEvaluateOnTheHeldOutLabels) {
 TEST(Cli, HeldOutPerturbationIsFlaggedAsUntrained) {
     fs::path dir = fs::path(GPO_BINARY_DIR) / "test_cli_heldout_single";
     fs::remove_all(dir);
-    const std::string sets =
-        " --set data.path=" + std::string(GPO_SOURCE_DIR) + "/tests/data/layout_gears.h5ad" +
-        " --set data.perturbation_key=condition --set data.control_label=ctrl --set 'data.control_parts=[\"ctrl\"]'"
-        " --set data.cell_filter_column=null --set preprocess.max_extended_genes=0"
-        " --set preprocess.split=heldout_perturbations --set 'preprocess.heldout=[\"GENE3\"]'"
-        " --set model.n_latent=4 --set model.basal_encoder.hidden=8 --set model.embedding_encoder.hidden=8"
-        " --set model.qc_encoder.hidden=8 --set model.decoder.hidden=8 --set train.batch_size=32"
-        " --set train.max_epochs=2 --set preprocess.cache_dir=" + (dir / "cache").string();
-    Result r = run("train --config " + std::string(GPO_SOURCE_DIR) + "/data/configs/demo.json --out " +
-                   (dir / "run").string() + " --device cpu" + sets);
+    Result r = train_gears_layout(dir, "heldout_perturbations", "GENE3");
     ASSERT_EQ(r.code, 0) << r.output;
     r = run("evaluate --checkpoint " + (dir / "run" / "checkpoints" / "best.ckpt").string() + " --device cpu --out " +
             (dir / "eval").string() + " --set evaluate.ate_particles=16 --set evaluate.iwelbo_particles=2");

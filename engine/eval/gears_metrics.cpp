@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "engine/check.h"
+#include "engine/eval/metrics.h"
 
 namespace gpo::eval {
 
@@ -18,18 +19,10 @@ void mean_var(const NormlogMoments& m, int64_t g, double& mean, double& var) {
     var = (m.sum_sq[g] / n - mean * mean) * (n / (n - 1.0));
 }
 
-// scipy's pearsonr on two vectors, with GEARS's "NaN -> 0".
+// scipy's pearsonr (eval::pearson: NaN for a constant side) with GEARS's "NaN -> 0".
 double pearson_or_zero(const std::vector<double>& a, const std::vector<double>& b) {
-    const double n = (double)a.size();
-    double ma = std::accumulate(a.begin(), a.end(), 0.0) / n, mb = std::accumulate(b.begin(), b.end(), 0.0) / n;
-    double sab = 0, saa = 0, sbb = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        sab += (a[i] - ma) * (b[i] - mb);
-        saa += (a[i] - ma) * (a[i] - ma);
-        sbb += (b[i] - mb) * (b[i] - mb);
-    }
-    double r = sab / std::sqrt(saa * sbb);
-    return std::isnan(r) ? 0.0 : std::max(-1.0, std::min(1.0, r));
+    const double r = pearson(a, b);
+    return std::isnan(r) ? 0.0 : r;
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 # Usage: scripts/setup-deps.sh   (uses sudo when not root)
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config libhdf5-dev libopenblas-dev nlohmann-json3-dev
-      libgtest-dev libgmock-dev libbenchmark-dev)
+      libgtest-dev libgmock-dev libbenchmark-dev
+      libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,6 +10,7 @@
 
 #include "engine/blas_threads.h"
 #include "engine/check.h"
+#include "engine/dist/comm.h"
 #include "io/atomic_file.h"
 #include "tools/cli/commands.h"
 
@@ -53,8 +54,8 @@ static void usage(FILE* f) {
     std::fprintf(f, "  %-12s %s\n", "help", "this text");
 }
 
-int main(int argc, char** argv) {
-    gpo::configure_blas_threads();
+// The command named by argv[1], with every error turned into one sentence and an exit code.
+static int run_command(int argc, char** argv) {
     if (argc < 2) {
         usage(stderr);
         return gpo::cli::kExitUsage;
@@ -87,20 +88,41 @@ int main(int argc, char** argv) {
     gpo::io::install_interrupt_cleanup();  // Ctrl-C never leaves a half-written .tmp behind
     bool verbose = false;
     for (const auto& a : args) verbose = verbose || a == "--verbose";
+    // Under an MPI launcher every rank reports its own errors; the ranks after the first say which they are.
+    const std::string label =
+        gpo::dist::rank() > 0 ? name + " (rank " + std::to_string(gpo::dist::rank()) + ")" : name;
     try {
+        GPO_CHECK(gpo::dist::size() == 1 || cmd->spec.name == "train",
+                  "only train runs on several ranks (started with " << gpo::dist::size()
+                                                                    << " by an MPI launcher); run it without mpirun");
         gpo::cli::Args parsed = gpo::cli::parse_args(cmd->spec, args);
         return cmd->run(parsed);
     } catch (const gpo::Error& e) {
         std::string msg = e.what();
         if (msg.rfind(name + ": ", 0) == 0) msg = msg.substr(name.size() + 2);  // "train: ..." under "gpo-engine train:"
-        std::fprintf(stderr, "gpo-engine %s: error: %s\n", name.c_str(), printable(msg).c_str());
+        std::fprintf(stderr, "gpo-engine %s: error: %s\n", label.c_str(), printable(msg).c_str());
         if (verbose && !e.where().empty()) std::fprintf(stderr, "  (raised at %s)\n", e.where().c_str());
         return gpo::cli::kExitError;
     } catch (const std::bad_alloc&) {
-        std::fprintf(stderr, "gpo-engine %s: error: out of memory\n", name.c_str());
+        std::fprintf(stderr, "gpo-engine %s: error: out of memory\n", label.c_str());
         return gpo::cli::kExitError;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "gpo-engine %s: error: %s\n", name.c_str(), printable(e.what()).c_str());
+        std::fprintf(stderr, "gpo-engine %s: error: %s\n", label.c_str(), printable(e.what()).c_str());
         return gpo::cli::kExitError;
     }
+}
+
+int main(int argc, char** argv) {
+    gpo::configure_blas_threads();
+    try {
+        gpo::dist::init(&argc, &argv);  // joins MPI when started by mpirun/srun with several ranks
+    } catch (const gpo::Error& e) {
+        std::fprintf(stderr, "gpo-engine: error: %s\n", printable(e.what()).c_str());
+        return gpo::cli::kExitError;
+    }
+    const int rc = run_command(argc, argv);
+    // With several ranks, a failure on one aborts the others (no rank waits forever); a run stopped by a signal
+    // (exit 130/143, checkpoint written) finishes normally.
+    gpo::dist::finish(rc == gpo::cli::kExitError || rc == gpo::cli::kExitUsage);
+    return rc;
 }

@@ -84,4 +84,30 @@ models::Batch make_batch(const Dataset& ds, const std::vector<int64_t>& cells, i
     return b;
 }
 
+ShardRange shard_range(int64_t B, int rank, int ranks) {
+    GPO_CHECK(ranks > 0 && rank >= 0 && rank < ranks, "shard_range: rank " << rank << " of " << ranks);
+    auto lo = [&](int r) { return (r * B + ranks - 1) / ranks; };
+    return {lo(rank), rank + 1 == ranks ? B : lo(rank + 1)};
+}
+
+models::Batch make_shard_batch(const Dataset& ds, const std::vector<int64_t>& cells, ShardRange r, int split, DType dt,
+                               Device dev) {
+    GPO_CHECK(!r.empty() && r.lo >= 0 && r.hi <= (int64_t)cells.size(),
+              "make_shard_batch: rows [" << r.lo << ", " << r.hi << ") of a batch of " << cells.size());
+    std::vector<int64_t> mine(cells.begin() + r.lo, cells.begin() + r.hi);
+    models::Batch b = make_batch(ds, mine, split, dt, dev);
+    double n_fail = 0;
+    int64_t n_cf = 0;
+    for (int64_t n : cells) {
+        n_fail += ds.qc[n];
+        n_cf += ds.has_cf[n];
+    }
+    b.B_total = (int64_t)cells.size();
+    b.row_offset = r.lo;
+    b.n_fail_total = n_fail;
+    b.n_cf_total = n_cf;
+    b.global_terms = r.lo == 0;
+    return b;
+}
+
 }  // namespace gpo::data

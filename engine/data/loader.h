@@ -15,4 +15,17 @@ std::vector<std::vector<int64_t>> epoch_batches(const Dataset& ds, int split, in
 
 models::Batch make_batch(const Dataset& ds, const std::vector<int64_t>& cells, int split, DType dtype, Device device);
 
+// Data-parallel shards of a global batch of B cells over `ranks` ranks: rank r takes rows [lo, hi) with
+// lo = ceil(r B / ranks), so rank 0's shard is never empty (it carries the batch-independent terms) and the
+// shards tile the batch in order. A shard may be empty when B < ranks.
+struct ShardRange {
+    int64_t lo = 0, hi = 0;
+    bool empty() const { return hi <= lo; }
+};
+ShardRange shard_range(int64_t B, int rank, int ranks);
+// The batch of rows [r.lo, r.hi) of `cells` (non-empty), marked as a shard of the whole (models::Batch::B_total,
+// row_offset, the whole batch's QC-fail and counterfactual counts, global_terms on the shard holding row 0).
+models::Batch make_shard_batch(const Dataset& ds, const std::vector<int64_t>& cells, ShardRange r, int split,
+                               DType dtype, Device device);
+
 }  // namespace gpo::data

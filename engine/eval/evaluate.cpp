@@ -563,7 +563,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
         int64_t iw_done = 0;
         for (const auto& cells : iw_batches) {
             if (iw_bar) iw_bar->update(iw_done++, (int64_t)iw_batches.size(), "batches");
-            models::Batch b = data::make_batch(ds, cells, eval_split, DType::F32, m.device);
+            models::Batch b = data::make_batch(ds, cells, eval_split, m.params.values().dtype, m.device);
             std::vector<double> lw = m.model->log_weights(m.params, b, iw_particles, RngKey{seed, 78}, 0).to_vector();
             const int64_t B = (int64_t)cells.size();
             for (int64_t n = 0; n < B; ++n) {

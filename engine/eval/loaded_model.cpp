@@ -48,7 +48,7 @@ std::unique_ptr<LoadedModel> load_model(const std::string& checkpoint, const std
                      info.seconds);
     m->device = resolve_device(device.empty() ? cfg.at("train").at("device").get<std::string>() : device);
     m->model = models::create_model(cfg, m->dataset, m->params);
-    m->params.finalize(Device::CPU, DType::F32);
+    m->params.finalize(Device::CPU, models::param_dtype(cfg));
     io::checkpoint_load(checkpoint, m->params, nullptr);
     m->params.to(m->device);
     return m;

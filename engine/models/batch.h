@@ -23,6 +23,19 @@ struct Batch {
     ops::Dosage D_sub, D_plate;
     std::vector<int> qc_host;  // (B) qc on the host, for choosing which cells each decoder branch needs
     double n_fail_split = 0;   // QC-fail cells in the split (plate count of qcE); 0 disables the qcE KL
+
+    // Data-parallel shards (engine/dist/, docs/scaling.md): this batch may be rows [row_offset, row_offset + B) of a
+    // global batch of B_total cells split across ranks. A model's loss on a shard is the shard's share of the global
+    // batch's loss (normalised by the global counts, noise of the global rows), so the shards' losses and gradients
+    // sum to those of the whole batch. Defaults: the batch is the whole batch.
+    int64_t B_total = 0;       // cells in the global batch (0 = B)
+    int64_t row_offset = 0;    // first global row of this shard
+    double n_fail_total = -1;  // QC-fail cells in the global batch (< 0 = those of this batch)
+    int64_t n_cf_total = -1;   // cells with a counterfactual in the global batch (< 0 = those of this batch)
+    bool global_terms = true;  // this shard carries the batch-independent terms (one shard per global batch)
+
+    int64_t total_B() const { return B_total > 0 ? B_total : B; }
+    bool is_shard() const { return B_total > 0 && B_total != B; }
 };
 
 }  // namespace gpo::models

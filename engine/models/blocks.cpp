@@ -129,6 +129,19 @@ namespace {
 NoiseSource* g_noise_source = nullptr;
 }
 
+namespace {
+
+// The Philox key and counter origin of (base, purpose, pass) at `step`: element i of the noise is the draw at
+// counter origin + i.
+RngKey noise_key(RngKey base, uint64_t purpose, int pass) { return {base.seed, base.stream * 64 + purpose * 2 + (uint64_t)pass}; }
+
+void fill_noise(Tensor& t, RngKey k, uint64_t counter, bool normal) {
+    if (normal) rng_normal(t, k, counter);
+    else rng_uniform(t, k, counter);
+}
+
+}  // namespace
+
 ScopedNoiseSource::ScopedNoiseSource(NoiseSource source) {
     GPO_CHECK(g_noise_source == nullptr, "ScopedNoiseSource: a noise source is already installed");
     g_noise_source = new NoiseSource(std::move(source));
@@ -153,10 +166,47 @@ Tensor draw_noise(const Shape& shape, DType dt, Device dev, RngKey base, uint64_
         }
     }
     Tensor t = Tensor::empty(shape, dt, dev);
-    RngKey k{base.seed, base.stream * 64 + purpose * 2 + (uint64_t)pass};
-    if (normal) rng_normal(t, k, step * NOISE_STEP_STRIDE);
-    else rng_uniform(t, k, step * NOISE_STEP_STRIDE);
+    fill_noise(t, noise_key(base, purpose, pass), step * NOISE_STEP_STRIDE, normal);
     return t;
+}
+
+Tensor draw_noise_rows(int64_t P, int64_t T, int64_t C, const std::vector<int>& rows, DType dt, Device dev,
+                       RngKey base, uint64_t purpose, int pass, uint64_t step, bool normal) {
+    const int64_t R = (int64_t)rows.size();
+    if (g_noise_source || dev != Device::CPU) {  // the whole (P, T, C) draw, then its rows
+        Tensor full = draw_noise({P, T, C}, dt, dev, base, purpose, pass, step, normal);
+        Tape tape;
+        NoGradGuard ng(tape);
+        return tape.value(ops::dosage_gather(tape, tape.constant(full), row_selection(rows, T, dt, dev)));
+    }
+    Tensor out = Tensor::empty({P, R, C}, dt, dev);
+    const RngKey k = noise_key(base, purpose, pass);
+    for (int64_t p = 0; p < P; ++p)
+        for (int64_t i = 0; i < R;) {  // runs of consecutive rows are one fill
+            int64_t j = i + 1;
+            while (j < R && rows[j] == rows[j - 1] + 1) ++j;
+            Tensor run = out.view((p * R + i) * C, {(j - i) * C});
+            fill_noise(run, k, step * NOISE_STEP_STRIDE + (uint64_t)((p * T + rows[i]) * C), normal);
+            i = j;
+        }
+    return out;
+}
+
+Tensor draw_cell_noise(const Batch& batch, int64_t P, int64_t C, DType dt, Device dev, RngKey base,
+                       uint64_t purpose, int pass, uint64_t step, bool normal) {
+    const int64_t B = batch.B, Bt = batch.total_B();
+    if (!batch.is_shard() && batch.row_offset == 0) return draw_noise({P * B, C}, dt, dev, base, purpose, pass, step, normal);
+    GPO_CHECK(!g_noise_source, "draw_cell_noise: fed noise (ScopedNoiseSource) is for whole batches only");
+    GPO_CHECK(batch.row_offset >= 0 && batch.row_offset + B <= Bt,
+              "draw_cell_noise: rows [" << batch.row_offset << ", " << batch.row_offset + B << ") outside a batch of "
+                                        << Bt);
+    Tensor out = Tensor::empty({P * B, C}, dt, dev);
+    const RngKey k = noise_key(base, purpose, pass);
+    for (int64_t p = 0; p < P; ++p) {
+        Tensor rows = out.view(p * B * C, {B * C});
+        fill_noise(rows, k, step * NOISE_STEP_STRIDE + (uint64_t)((p * Bt + batch.row_offset) * C), normal);
+    }
+    return out;
 }
 
 ops::Dosage row_selection(const std::vector<int>& rows, int64_t n, DType dt, Device dev) {
@@ -167,14 +217,13 @@ ops::Dosage row_selection(const std::vector<int>& rows, int64_t n, DType dt, Dev
 
 // ---------------------------------------------------------------- global masks and embeddings
 
-MaskRows sample_mask_rows(Tape& tape, Var What, const ops::Dosage& sel, int64_t P, double temperature, RngKey key,
-                          uint64_t step, int pass) {
+MaskRows sample_mask_rows(Tape& tape, Var What, const ops::Dosage& sel, const std::vector<int>& rows, int64_t P,
+                          double temperature, RngKey key, uint64_t step, int pass) {
     const Tensor& W = tape.value(What);
     const int64_t T = W.dim(0), C = W.dim(1);
     MaskRows m;
     m.W_rows = ops::dosage_gather(tape, What, sel);  // (R, C)
-    Tensor u_full = draw_noise({P, T, C}, W.dtype, W.device, key, NOISE_MASK, pass, step, false);
-    Tensor u_rows = tape.value(ops::dosage_gather(tape, tape.constant(u_full), sel));  // (P, R, C)
+    Tensor u_rows = draw_noise_rows(P, T, C, rows, W.dtype, W.device, key, NOISE_MASK, pass, step, false);  // (P, R, C)
     m.M = ops::relaxed_bernoulli_st(tape, m.W_rows, u_rows, temperature);
     return m;
 }
@@ -187,12 +236,11 @@ Gaussian embedding_encoder_rows(Tape& tape, const ParamStore& ps, const Gaussian
     return gaussian_head_finish(tape, ps, enc, pre);
 }
 
-Var sample_embedding_rows(Tape& tape, const Gaussian& qE, const ops::Dosage& sel, int64_t P, int64_t T, RngKey key,
-                          uint64_t step, int pass) {
+Var sample_embedding_rows(Tape& tape, const Gaussian& qE, const std::vector<int>& rows, int64_t P, int64_t T,
+                          RngKey key, uint64_t step, int pass) {
     const Tensor& mean = tape.value(qE.mean);
-    const int64_t rows = mean.dim(0), C = mean.dim(1);
-    Tensor eps_full = draw_noise({P, T, C}, mean.dtype, mean.device, key, NOISE_EMB, pass, step, true);
-    Tensor eps = tape.value(ops::dosage_gather(tape, tape.constant(eps_full), sel)).reshape({rows, C});
+    const int64_t n = mean.dim(0), C = mean.dim(1);
+    Tensor eps = draw_noise_rows(P, T, C, rows, mean.dtype, mean.device, key, NOISE_EMB, pass, step, true).reshape({n, C});
     return ops::gaussian_sample(tape, qE.mean, qE.scale, eps);
 }
 
@@ -203,12 +251,12 @@ MaskedEmbeddings sample_masked_embeddings(Tape& tape, const ParamStore& ps, Var 
     const int64_t T = W.dim(0), C = W.dim(1), R = (int64_t)rows.size();
     ops::Dosage sel = row_selection(rows, T, W.dtype, W.device);
     MaskedEmbeddings e;
-    MaskRows m = sample_mask_rows(tape, What, sel, P, temperature, key, step, pass);
+    MaskRows m = sample_mask_rows(tape, What, sel, rows, P, temperature, key, step, pass);
     e.W_rows = m.W_rows;
     e.M = m.M;
     Var M2 = ops::reshape(tape, e.M, {P * R, C});
     e.qE = embedding_encoder_rows(tape, ps, enc, onehot, M2, sel, P);
-    e.E = sample_embedding_rows(tape, e.qE, sel, P, T, key, step, pass);
+    e.E = sample_embedding_rows(tape, e.qE, rows, P, T, key, step, pass);
     e.ME = ops::reshape(tape, ops::mul(tape, M2, e.E), {P, R, C});
     return e;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/models/batch.h"
 #include "engine/ops/sparse.h"
 #include "engine/params.h"
 #include "engine/rng.h"
@@ -78,6 +79,15 @@ constexpr uint64_t NOISE_STEP_STRIDE = 1ULL << 40;  // larger than any one draw
 // Uniform (normal = false) or standard normal noise of `shape` for (base key, purpose, pass) at `step`.
 Tensor draw_noise(const Shape& shape, DType dt, Device dev, RngKey base, uint64_t purpose, int pass, uint64_t step,
                   bool normal);
+// The rows `rows` (sorted, distinct) of the (P, T, C) noise draw_noise would give: (P, R, C), equal to drawing all T
+// rows and selecting, at the cost of the rows only (on the CPU; a GPU draws all rows and selects, for now).
+Tensor draw_noise_rows(int64_t P, int64_t T, int64_t C, const std::vector<int>& rows, DType dt, Device dev,
+                       RngKey base, uint64_t purpose, int pass, uint64_t step, bool normal);
+// Per-cell noise (P * B, C) of a batch, particle-major: for a shard (Batch::row_offset, B_total) the rows of the
+// global batch's (P, B_total, C) noise that belong to its cells, so the shards of a batch draw what the whole batch
+// would.
+Tensor draw_cell_noise(const Batch& batch, int64_t P, int64_t C, DType dt, Device dev, RngKey base, uint64_t purpose,
+                       int pass, uint64_t step, bool normal);
 // Noise fed from outside instead of drawn, for tests that give the engine the exact noise an independent
 // implementation used (the PyTorch oracle, tests/oracle/): while a ScopedNoiseSource lives, draw_noise asks it for
 // (purpose, pass, shape, normal) and uses the tensor it returns (any dtype and device; its element count must match
@@ -94,21 +104,21 @@ class ScopedNoiseSource {
 ops::Dosage row_selection(const std::vector<int>& rows, int64_t n, DType dt, Device dev);
 
 // ---------------------------------------------------------------- global masks and embeddings (rows present only)
-// Noise of the global (P, T, C) variables is drawn over all T rows and then restricted to `sel`, so computing a subset
-// of rows equals computing all of them exactly.
+// Noise of the global (P, T, C) variables is that of all T rows restricted to `sel` (draw_noise_rows), so computing a
+// subset of rows equals computing all of them exactly.
 // q(M) rows: W_rows = What[rows] (R, C); M (P, R, C) straight-through relaxed-Bernoulli samples (docs/model.md D12).
 struct MaskRows {
     Var W_rows, M;
 };
-MaskRows sample_mask_rows(Tape& tape, Var What, const ops::Dosage& sel, int64_t P, double temperature, RngKey key,
-                          uint64_t step, int pass);
+MaskRows sample_mask_rows(Tape& tape, Var What, const ops::Dosage& sel, const std::vector<int>& rows, int64_t P,
+                          double temperature, RngKey key, uint64_t step, int pass);
 // q(E | M) of the rows: encoder input [m (P*R, C_m) ; e_t], the one-hot half a row lookup of `onehot` (T, H).
 // Returns the Gaussian (P*R, C_out).
 Gaussian embedding_encoder_rows(Tape& tape, const ParamStore& ps, const GaussianHead& enc, int onehot, Var m,
                                 const ops::Dosage& sel, int64_t P);
 // Reparameterised E = mean + scale eps (P*R, C), eps the rows `sel` of (P, T, C) standard normal noise.
-Var sample_embedding_rows(Tape& tape, const Gaussian& qE, const ops::Dosage& sel, int64_t P, int64_t T, RngKey key,
-                          uint64_t step, int pass);
+Var sample_embedding_rows(Tape& tape, const Gaussian& qE, const std::vector<int>& rows, int64_t P, int64_t T,
+                          RngKey key, uint64_t step, int pass);
 // The correlated guide q(M) q(E | M) for `rows` of the (T, C) mask logits What (GPO-VAE: C = T; SAMS-VAE: C = L).
 struct MaskedEmbeddings {
     Var W_rows;   // (R, C) mask logits of the rows

@@ -55,6 +55,12 @@ SamsVaeConfig sams_vae_config(const nlohmann::json& cfg, const data::Dataset& ds
     return c;
 }
 
+DType param_dtype(const nlohmann::json& cfg) {
+    const std::string d = cfg.contains("train") ? cfg["train"].value("dtype", std::string("float32")) : "float32";
+    GPO_CHECK(d == "float32" || d == "float64", "train.dtype: expected float32 or float64, got " << d);
+    return d == "float64" ? DType::F64 : DType::F32;
+}
+
 std::unique_ptr<Model> create_model(const nlohmann::json& cfg, const data::Dataset& ds, ParamStore& ps) {
     const std::string type = cfg.at("model").at("type").get<std::string>();
     if (type == "gpo_vae") return std::make_unique<GpoVae>(gpo_vae_config(cfg, ds), ps);

@@ -14,6 +14,9 @@ namespace gpo::models {
 GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds);
 // The same for sams_vae, cpa_vae and conditional_vae (model.type selects; model.inference the guide variant).
 SamsVaeConfig sams_vae_config(const nlohmann::json& cfg, const data::Dataset& ds);
+// The dtype of the parameters and batches: train.dtype ("float32", the default and the only one on a GPU, or
+// "float64", on the CPU, for exactness checks such as tests/test_distributed.cpp; configs without the key are f32).
+DType param_dtype(const nlohmann::json& cfg);
 // Declares the parameters in `ps` (not finalized). Throws naming model.type when the type is unknown.
 std::unique_ptr<Model> create_model(const nlohmann::json& cfg, const data::Dataset& ds, ParamStore& ps);
 

@@ -131,7 +131,7 @@ GpoVae::Forward GpoVae::forward(Tape& tape, const ParamStore& ps, const Batch& b
     f.What = ops::nan_to_num(tape, ps.on_tape(tape, W_), 0.0, 0.0, 0.0);  // sanitize_tensor
     f.g = guide(tape, ps, batch, f.What, batch.norm_x, batch.qc, with_cf_variant, P, key, step, 0);
     f.zb = ops::gaussian_sample(tape, f.g.qz.mean, f.g.qz.scale,
-                                draw_noise({P * B, L}, dt, dev, key, NOISE_Z, 0, step, true));
+                                draw_cell_noise(batch, P, L, dt, dev, key, NOISE_Z, 0, step, true));
     Var pre = ops::add(tape, trunk_block(tape, ps, decoder_, 0, f.zb), trunk_block(tape, ps, decoder_, 1, f.g.zp));
     f.pre3 = ops::reshape(tape, pre, {P, B, (int64_t)cfg_.dec_hidden});
     f.phi = ps.on_tape(tape, phi_);
@@ -161,6 +161,7 @@ Var GpoVae::branch_log_lik(Tape& tape, const ParamStore& ps, const Batch& batch,
 
 LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, RngKey key, uint64_t step) const {
     const int64_t P = cfg_.particles, T = cfg_.T, L = cfg_.L, B = batch.B;
+    const int64_t Bt = batch.total_B();  // cells of the whole batch when this is a shard of it (batch.h)
     const int64_t R = (int64_t)batch.present.size();
     const DType dt = ps.values().dtype;
     const Device dev = ps.values().device;
@@ -171,7 +172,8 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
     // ---------------------------------------------------------------- reconstruction (QC-mixed, §4.1)
     double n_fail = 0;
     for (int q : batch.qc_host) n_fail += q;
-    double alpha = cfg_.alpha_global ? cfg_.alpha_value : n_fail / (double)B;
+    const double n_fail_batch = batch.n_fail_total >= 0 ? batch.n_fail_total : n_fail;
+    double alpha = cfg_.alpha_global ? cfg_.alpha_value : n_fail_batch / (double)Bt;
     // Cells of each branch and their weights: good = alpha (1-q), bad = (1-alpha) q; without the QC branch every
     // cell is good with weight 1.
     std::vector<int> good, bad;
@@ -196,7 +198,7 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
     if (batch.n_fail_split > 0 && n_fail > 0) qdiff = embedding_log_ratio(tape, g.qcE, g.qqc, cfg_.embedding_prior_scale);
 
     Var recon_good, recon_bad, kz, km, ke, kqc, total;
-    double norm = -1.0 / (double)(P * B);  // terms are logged as their share of the (per-particle) ELBO loss
+    double norm = -1.0 / (double)(P * Bt);  // terms are logged as their share of the (per-particle) ELBO loss
     double s_recon = 0, s_recon_bad = 0, s_kz = 0, s_km = 0, s_ke = 0, s_kqc = 0;
     if (!cfg_.iwelbo) {
         if (ll_good.valid()) recon_good = ops::scale(tape, ops::sum_all(tape, ll_good), w_good);
@@ -213,7 +215,7 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
             if (v.valid()) elbo_terms.push_back(v);
         Var elbo_sum = elbo_terms[0];
         for (size_t i = 1; i < elbo_terms.size(); ++i) elbo_sum = ops::add(tape, elbo_sum, elbo_terms[i]);
-        total = ops::scale(tape, elbo_sum, -1.0 / (double)(P * B));
+        total = ops::scale(tape, elbo_sum, -1.0 / (double)(P * Bt));
         auto val = [&](Var v) { return v.valid() ? tape.value(v).item() : 0.0; };
         s_recon = val(recon_good), s_recon_bad = val(recon_bad);
         s_kz = val(kz), s_km = val(km), s_ke = val(ke), s_kqc = val(kqc);
@@ -251,8 +253,8 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
         Var logw = parts[0];
         for (size_t i = 1; i < parts.size(); ++i) logw = ops::add(tape, logw, parts[i]);
         Var lse = ops::logsumexp(tape, logw, 0);  // (B)
-        total = ops::add_scalar(tape, ops::scale(tape, ops::sum_all(tape, lse), -1.0 / (double)B),
-                                std::log((double)P));
+        total = ops::add_scalar(tape, ops::scale(tape, ops::sum_all(tape, lse), -1.0 / (double)Bt),
+                                batch.global_terms ? std::log((double)P) : 0.0);
     }
 
     // ---------------------------------------------------------------- counterfactual term (§4.3, D2)
@@ -274,7 +276,8 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
         Var m2 = rows_of(g.qz_cf.mean), s2 = rows_of(g.qz_cf.scale);
         if (cfg_.cf_exact_kl) {
             Var kl = ops::sum_all(tape, ops::gaussian_kl(tape, m1, s1, m2, s2));
-            cf = ops::scale(tape, kl, cfg_.cf_beta / (double)(P * I));
+            const int64_t I_total = batch.n_cf_total >= 0 ? batch.n_cf_total : I;
+            cf = ops::scale(tape, kl, cfg_.cf_beta / (double)(P * I_total));
         } else {
             // Reference formula: 1/2 [s1^2/s2^2 - 1 - log(s1^2/s2^2) + (m1 - m2)^2], summed over cells and latents,
             // averaged over particles.
@@ -299,11 +302,12 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
         std::vector<double> tgt = batch.delta.to_vector();
         for (double& v : tgt) v -= cfg_.tau;
         Tensor target = Tensor::from_vector(batch.delta.shape, tgt, dt).to(dev);
-        grn = ops::scale(tape, ops::l1_loss_mean(tape, pred, target), cfg_.gloss_coeff);
+        // The mean over the whole batch's B_total x T entries: this shard's mean times B / B_total.
+        grn = ops::scale(tape, ops::l1_loss_mean(tape, pred, target), cfg_.gloss_coeff * (double)B / (double)Bt);
         total = ops::add(tape, total, grn);
     }
     Var sp;
-    if (cfg_.sparsity_coeff != 0.0) {
+    if (cfg_.sparsity_coeff != 0.0 && batch.global_terms) {  // batch-independent: once per global batch
         sp = ops::scale(tape, ops::mean_all(tape, ops::sigmoid(tape, What)), cfg_.sparsity_coeff);
         total = ops::add(tape, total, sp);
     }

@@ -108,7 +108,7 @@ SamsVae::Globals SamsVae::sample_globals(Tape& tape, const ParamStore& ps, const
     Var M2;  // (P*R, L)
     if (masks_) {
         Var What = ops::nan_to_num(tape, ps.on_tape(tape, W_), 0.0, 0.0, 0.0);  // sanitize_tensor
-        MaskRows m = sample_mask_rows(tape, What, sel, P, cfg_.temperature, key, step, pass);
+        MaskRows m = sample_mask_rows(tape, What, sel, rows, P, cfg_.temperature, key, step, pass);
         g.W_rows = m.W_rows;
         g.M = m.M;
         M2 = ops::reshape(tape, m.M, {P * R, L});
@@ -122,7 +122,7 @@ SamsVae::Globals SamsVae::sample_globals(Tape& tape, const ParamStore& ps, const
                                     1e-4);
         g.qE = {repeat_particles(tape, loc, P), repeat_particles(tape, scale, P)};
     }
-    g.E = sample_embedding_rows(tape, g.qE, sel, P, T, key, step, pass);
+    g.E = sample_embedding_rows(tape, g.qE, rows, P, T, key, step, pass);
     g.ME = ops::reshape(tape, masks_ ? ops::mul(tape, M2, g.E) : g.E, {P, R, L});
     return g;
 }
@@ -158,7 +158,7 @@ SamsVae::Forward SamsVae::forward(Tape& tape, const ParamStore& ps, const Batch&
         f.qz = {repeat_particles(tape, q1.mean, P), repeat_particles(tape, q1.scale, P)};
     }
     f.zb = ops::gaussian_sample(tape, f.qz.mean, f.qz.scale,
-                                draw_noise({P * B, L}, dt, dev, key, NOISE_Z, 0, step, true));
+                                draw_cell_noise(batch, P, L, dt, dev, key, NOISE_Z, 0, step, true));
     // Decoder: z = z_b + d (M o E), or [z_b ; d] for conditional_vae.
     Var z = zp.valid() ? ops::add(tape, f.zb, zp) : f.zb;
     Var pre = trunk_block(tape, ps, decoder_, 0, z);
@@ -173,6 +173,7 @@ SamsVae::Forward SamsVae::forward(Tape& tape, const ParamStore& ps, const Batch&
 
 LossTerms SamsVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, RngKey key, uint64_t step) const {
     const int64_t P = cfg_.particles, L = cfg_.L, B = batch.B;
+    const int64_t Bt = batch.total_B();  // cells of the whole batch when this is a shard of it (batch.h)
     Forward f = forward(tape, ps, batch, P, key, step);
     Var zdiff = ops::sub(tape, ops::std_normal_log_prob(tape, f.zb),
                          ops::gaussian_log_prob(tape, f.zb, f.qz.mean, f.qz.scale));  // (P*B, L)
@@ -197,20 +198,20 @@ LossTerms SamsVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rn
         Var sum = ops::add(tape, ops::sum_all(tape, f.ll), ops::sum_all(tape, zdiff));
         for (Var v : {km, ke})
             if (v.valid()) sum = ops::add(tape, sum, ops::sum_all(tape, v));
-        total = ops::scale(tape, sum, -1.0 / (double)(P * B));
+        total = ops::scale(tape, sum, -1.0 / (double)(P * Bt));
     } else {
         Var logw = ops::add(tape, ops::reshape(tape, f.ll, {P, B}),
                             ops::reshape(tape, ops::sum(tape, zdiff, 1), {P, B}));
         for (Var v : {km, ke})
             if (v.valid()) logw = ops::add(tape, logw, ops::reshape(tape, v, {P, B}));
         Var lse = ops::logsumexp(tape, logw, 0);  // (B)
-        total = ops::add_scalar(tape, ops::scale(tape, ops::sum_all(tape, lse), -1.0 / (double)B),
-                                std::log((double)P));
+        total = ops::add_scalar(tape, ops::scale(tape, ops::sum_all(tape, lse), -1.0 / (double)Bt),
+                                batch.global_terms ? std::log((double)P) : 0.0);
     }
     LossTerms out;
     out.total = total;
     out.loss = tape.value(total).item();
-    const double norm = -1.0 / (double)(P * B);  // each term's share of the (per-particle) ELBO loss
+    const double norm = -1.0 / (double)(P * Bt);  // each term's share of the (per-particle) ELBO loss
     out.recon = host_sum(f.ll) * norm;
     out.kl_z = host_sum(zdiff) * norm;
     out.kl_mask = host_sum(km) * norm;

@@ -8,10 +8,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "engine/check.h"
 #include "engine/data/loader.h"
 #include "engine/device.h"
+#include "engine/dist/comm.h"
 #include "engine/models/factory.h"
 #include "engine/optim.h"
 #include "io/checkpoint.h"
@@ -105,22 +107,53 @@ struct LoopState {
     }
 };
 
-// Mean loss over the validation split (no gradients); noise at (epoch, batch) on its own stream.
+// Mean loss over the validation split (no gradients); noise at (epoch, batch) on its own stream. With several
+// ranks each takes every ranks-th whole batch and the sums are added over the ranks.
 double validation_loss(models::Model& model, ParamStore& ps, const data::Dataset& ds, int64_t batch_size,
                        uint64_t seed, int64_t epoch, Device dev) {
+    const DType dt = ps.values().dtype;
     const RngKey val_key{seed, VAL_STREAM};
-    double val_sum = 0;
-    int64_t val_cells = 0;
+    double sums[2] = {0, 0};  // loss * cells, cells
     auto vb = data::epoch_batches(ds, data::SPLIT_VAL, batch_size, seed, 0, false);
-    for (size_t i = 0; i < vb.size(); ++i) {
-        models::Batch b = data::make_batch(ds, vb[i], data::SPLIT_VAL, DType::F32, dev);
+    for (size_t i = (size_t)dist::rank(); i < vb.size(); i += (size_t)dist::size()) {
+        models::Batch b = data::make_batch(ds, vb[i], data::SPLIT_VAL, dt, dev);
         Tape tape;
         NoGradGuard ng(tape);
         models::LossTerms t = model.loss(tape, ps, b, val_key, (uint64_t)(epoch * 100000 + (int64_t)i));
-        val_sum += t.loss * (double)vb[i].size();
-        val_cells += (int64_t)vb[i].size();
+        sums[0] += t.loss * (double)vb[i].size();
+        sums[1] += (double)vb[i].size();
     }
-    return val_sum / (double)std::max<int64_t>(1, val_cells);
+    dist::allreduce_sum(sums, 2);
+    return sums[0] / std::max(1.0, sums[1]);
+}
+
+// One optimizer step's objective and gradients. One rank: the whole batch. Several: this rank's shard of it
+// (data::shard_range), then the loss terms and the flat gradient buffer are summed over the ranks, so every rank
+// holds the whole batch's gradient and takes the same Adam step. An empty shard (batch smaller than the ranks)
+// contributes zeros.
+models::LossTerms step_objective(models::Model& model, ParamStore& ps, const data::Dataset& ds,
+                                 const std::vector<int64_t>& cells, RngKey key, uint64_t step, Device dev) {
+    ps.zero_grad();
+    const DType dt = ps.values().dtype;
+    models::LossTerms t;
+    const int ranks = dist::size();
+    const data::ShardRange shard = data::shard_range((int64_t)cells.size(), dist::rank(), ranks);
+    if (!shard.empty()) {
+        models::Batch b = ranks == 1 ? data::make_batch(ds, cells, data::SPLIT_TRAIN, dt, dev)
+                                     : data::make_shard_batch(ds, cells, shard, data::SPLIT_TRAIN, dt, dev);
+        Tape tape;
+        t = model.loss(tape, ps, b, key, step);
+        tape.backward(t.total);
+    }
+    t.total = Var{};
+    if (ranks > 1) {
+        double v[9] = {t.loss, t.recon, t.kl_z, t.kl_mask, t.kl_emb, t.kl_qc, t.cf, t.grn, t.sparsity};
+        dist::allreduce_sum(v, 9);
+        t.loss = v[0], t.recon = v[1], t.kl_z = v[2], t.kl_mask = v[3], t.kl_emb = v[4], t.kl_qc = v[5], t.cf = v[6],
+        t.grn = v[7], t.sparsity = v[8];
+        dist::allreduce_sum(ps.grads());
+    }
+    return t;
 }
 
 }  // namespace
@@ -137,11 +170,20 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
     const double ckpt_every_seconds = tc.at("checkpoint_every_seconds").get<double>();
     const double clip = tc.at("clip_norm").get<double>();
     const std::string identity = data::dataset_identity(ds);
+    // Data-parallel ranks (engine/dist/comm.h): rank 0 writes the run folder, the log and the checkpoints and
+    // shows progress; every rank trains on its shard of each batch.
+    const bool root = dist::is_root();
+    const bool quiet = opt.quiet || !root;
+    GPO_CHECK(dist::size() == 1 || dev == Device::CPU,
+              "train: " << dist::size() << " ranks on a GPU need NCCL, which is not built yet (docs/scaling.md); "
+                        << "use --device cpu, or one rank");
 
     // ---------------------------------------------------------------- model, optimizer, state
     ParamStore ps;
     auto model = models::create_model(cfg, ds, ps);
-    ps.finalize(Device::CPU, DType::F32);
+    const DType dtype = models::param_dtype(cfg);
+    GPO_CHECK(dtype == DType::F32 || dev == Device::CPU, "train.dtype=float64 runs on the CPU only (--device cpu)");
+    ps.finalize(Device::CPU, dtype);
     model->init_params(ps, seed);
     ps.to(dev);
     Adam adam(AdamConfig{tc.at("lr").get<double>(), 0.9, 0.999, 1e-8, tc.at("weight_decay").get<double>()}, ps);
@@ -154,26 +196,36 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
                   "--resume " << opt.resume << ": the checkpoint was trained on another dataset (its gene or "
                               << "treatment names differ from " << ds.source << ")");
         st.restore(m);
-        if (!opt.quiet)
+        if (!quiet)
             std::fprintf(stderr, "resumed from %s at epoch %lld, step %lld\n", opt.resume.c_str(),
                          (long long)st.epoch, (long long)st.step);
     }
-    const RunFiles files = prepare_run_folder(opt, cfg);
-    data::write_cell_table(ds, (fs::path(files.dir) / "cells.csv").string());  // split, QC, matched control per cell
-    // On resume the log keeps what the checkpoint covers; the later lines are written again below.
+    RunFiles files;
+    std::unique_ptr<io::JsonlLog> metrics_log;  // rank 0 only
     const LoopState at_start = st;
-    io::JsonlLog metrics(files.metrics, opt.resume.empty() ? io::JsonlLog::Mode::Truncate : io::JsonlLog::Mode::Append,
-                         [&](const json& j) {
-                             std::string type = j.value("type", "");
-                             if (type == "step") return j.value("step", (int64_t)0) <= at_start.step;
-                             if (type == "epoch") return j.value("epoch", (int64_t)0) <= at_start.epoch;
-                             return true;
-                         });
-    if (metrics.dropped_lines() && !opt.quiet)
-        std::fprintf(stderr, "%s: dropped %lld incomplete line(s) left by an interrupted run\n", files.metrics.c_str(),
-                     (long long)metrics.dropped_lines());
+    if (root) {
+        files = prepare_run_folder(opt, cfg);
+        data::write_cell_table(ds, (fs::path(files.dir) / "cells.csv").string());  // split, QC, matched control per cell
+        // On resume the log keeps what the checkpoint covers; the later lines are written again below.
+        metrics_log = std::make_unique<io::JsonlLog>(
+            files.metrics, opt.resume.empty() ? io::JsonlLog::Mode::Truncate : io::JsonlLog::Mode::Append,
+            [&](const json& j) {
+                std::string type = j.value("type", "");
+                if (type == "step") return j.value("step", (int64_t)0) <= at_start.step;
+                if (type == "epoch") return j.value("epoch", (int64_t)0) <= at_start.epoch;
+                return true;
+            });
+        if (metrics_log->dropped_lines() && !quiet)
+            std::fprintf(stderr, "%s: dropped %lld incomplete line(s) left by an interrupted run\n",
+                         files.metrics.c_str(), (long long)metrics_log->dropped_lines());
+    }
+    dist::barrier();  // the other ranks start once the run folder is accepted (a refusal aborts every rank)
+    auto log_line = [&](const json& j) {
+        if (metrics_log) metrics_log->write(j);
+    };
 
     auto save = [&](const std::string& path) {
+        if (!root) return;
         io::CheckpointMeta m;
         m.config = cfg;
         m.step = st.step;
@@ -201,13 +253,9 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
         io::Progress bar("epoch " + std::to_string(st.epoch + 1) + "/" + std::to_string(max_epochs));
         while (st.batch_in_epoch < (int64_t)batches.size()) {
             const auto& cells = batches[st.batch_in_epoch];
-            models::Batch b = data::make_batch(ds, cells, data::SPLIT_TRAIN, DType::F32, dev);
-            ps.zero_grad();
-            Tape tape;
-            models::LossTerms t = model->loss(tape, ps, b, train_key, (uint64_t)st.step);
+            models::LossTerms t = step_objective(*model, ps, ds, cells, train_key, (uint64_t)st.step, dev);
             GPO_CHECK(std::isfinite(t.loss), "training diverged: loss is " << t.loss << " at step " << st.step
                                                                            << " (try a smaller train.lr)");
-            tape.backward(t.total);
             double gnorm = clip_grad_norm(ps, clip);
             adam.step(ps);
             ++st.step;
@@ -221,19 +269,20 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
                 j["epoch"] = st.epoch;
                 j["step"] = st.step;
                 j["grad_norm"] = gnorm;
-                metrics.write(j);
+                log_line(j);
             }
-            if (!opt.quiet) {
+            if (!quiet) {
                 char s[64];
                 std::snprintf(s, sizeof s, "loss %.4g", t.loss);
                 bar.update(st.batch_in_epoch, (int64_t)batches.size(), s);
             }
             const bool step_limit = opt.max_steps >= 0 && st.step >= opt.max_steps;
-            if (g_stop_signal || step_limit) {
+            const int stop_signal = (int)dist::allreduce_max((int64_t)g_stop_signal);  // every rank stops together
+            if (stop_signal || step_limit) {
                 save(files.last);
-                res.interrupted = g_stop_signal != 0;
-                res.signal = (int)g_stop_signal;
-                if (!opt.quiet && g_stop_signal)
+                res.interrupted = stop_signal != 0;
+                res.signal = stop_signal;
+                if (!quiet && stop_signal)
                     bar.finish_line("interrupted: checkpoint written to " + files.last + " (resume with --resume)");
                 return finish();
             }
@@ -261,12 +310,12 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
         } else {
             ++st.bad_epochs;
         }
-        metrics.write({{"type", "epoch"}, {"epoch", st.epoch}, {"step", st.step}, {"train_loss", train_loss},
+        log_line({{"type", "epoch"}, {"epoch", st.epoch}, {"step", st.step}, {"train_loss", train_loss},
                        {"val_loss", val}, {"best_val_loss", st.best}});
         if (improved) save(files.best);
         save(files.last);
         last_save = clock::now();
-        if (!opt.quiet) {
+        if (!quiet) {
             char s[160];
             std::snprintf(s, sizeof s, "epoch %lld: train loss %.4f, val loss %.4f%s", (long long)st.epoch,
                           train_loss, val, improved ? " (best)" : "");
@@ -274,14 +323,14 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
         }
         if (st.bad_epochs >= patience) {
             res.early_stopped = true;
-            if (!opt.quiet)
+            if (!quiet)
                 std::fprintf(stderr, "early stopping: no improvement of the validation loss for %lld epochs\n",
                              (long long)patience);
             break;
         }
-        if (g_stop_signal) {
+        if (const int stop_signal = (int)dist::allreduce_max((int64_t)g_stop_signal)) {
             res.interrupted = true;
-            res.signal = (int)g_stop_signal;
+            res.signal = stop_signal;
             break;
         }
     }

@@ -6,6 +6,7 @@
 #include "engine/check.h"
 #include "engine/data/cache.h"
 #include "engine/data/preprocess.h"
+#include "engine/dist/comm.h"
 #include "engine/train/trainer.h"
 #include "io/config.h"
 #include "tools/cli/commands.h"
@@ -14,9 +15,10 @@ namespace gpo::cli {
 
 namespace fs = std::filesystem;
 
-static data::Dataset load_dataset(const nlohmann::json& cfg, const std::string& cache_dir = "") {
+static data::Dataset load_dataset(const nlohmann::json& cfg, const std::string& cache_dir = "", bool quiet = false) {
     data::LoadInfo info;
     data::Dataset ds = data::load_dataset(cfg, &info, cache_dir);
+    if (quiet) return ds;
     std::fprintf(stderr, "%s", data::preprocess_summary(ds, info.seconds).c_str());
     if (info.from_cache) std::fprintf(stderr, "cache        read %s\n", info.cache_file.c_str());
     else if (!info.cache_file.empty()) std::fprintf(stderr, "cache        wrote %s\n", info.cache_file.c_str());
@@ -50,10 +52,18 @@ int cmd_train(const Args& a) {
     opt.max_steps = a.get_int("max-steps", 1, INT64_MAX, -1);
     if (!a.has("max-steps") && std::getenv("GPO_MAX_STEPS")) {
         opt.max_steps = parse_int(std::getenv("GPO_MAX_STEPS"), "train: GPO_MAX_STEPS (environment)", 1, INT64_MAX);
-        std::fprintf(stderr, "train: stopping after %lld steps (GPO_MAX_STEPS)\n", (long long)opt.max_steps);
+        if (dist::is_root()) std::fprintf(stderr, "train: stopping after %lld steps (GPO_MAX_STEPS)\n", (long long)opt.max_steps);
     }
-    data::Dataset ds = load_dataset(cfg);
+    // Several ranks: rank 0 preprocesses first (and writes the cache), then the others read it.
+    data::Dataset ds;
+    if (dist::is_root()) ds = load_dataset(cfg);
+    dist::barrier();
+    if (!dist::is_root()) ds = load_dataset(cfg, "", true);
+    if (dist::size() > 1 && dist::is_root())
+        std::fprintf(stderr, "ranks        %d (MPI): each takes 1/%d of every batch of %lld cells\n", dist::size(),
+                     dist::size(), (long long)cfg["train"]["batch_size"].get<int64_t>());
     train::TrainResult r = train::train(cfg, ds, opt);
+    if (!dist::is_root()) return r.interrupted ? 128 + r.signal : 0;
     if (r.interrupted) {
         std::fprintf(stderr, "train: stopped by signal %d after %lld steps; resume with --resume %s/checkpoints/last.ckpt\n",
                      r.signal, (long long)r.steps, opt.out_dir.c_str());

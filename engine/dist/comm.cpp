@@ -1,0 +1,139 @@
+// MPI behind the ranks of a data-parallel run (see comm.h). Without GPO_HAVE_MPI every call is the one-rank case.
+#include "engine/dist/comm.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "engine/check.h"
+
+#ifdef GPO_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace gpo::dist {
+
+namespace {
+
+int g_rank = 0, g_size = 1;
+bool g_mpi = false;  // MPI_Init was called
+
+// The world size the launcher announced: OpenMPI's mpirun, a PMI launcher (MPICH's hydra, Slurm's srun
+// --mpi=pmi2), or PMIx (srun --mpi=pmix, which may not export a size: then MPI says). 0 = not launched by one.
+int launcher_world_size() {
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
+        if (const char* v = std::getenv(name)) return std::atoi(v);
+    return std::getenv("PMIX_RANK") ? 2 : 0;
+}
+
+#ifdef GPO_HAVE_MPI
+void check_mpi(int rc, const char* what) {
+    if (rc == MPI_SUCCESS) return;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    GPO_FAIL("MPI " << what << " failed: " << std::string(msg, (size_t)len));
+}
+#endif
+
+}  // namespace
+
+bool built_with_mpi() {
+#ifdef GPO_HAVE_MPI
+    return true;
+#else
+    return false;
+#endif
+}
+
+void init(int* argc, char*** argv) {
+    const int announced = launcher_world_size();
+    if (announced <= 1) return;
+#ifdef GPO_HAVE_MPI
+    check_mpi(MPI_Init(argc, argv), "MPI_Init");
+    g_mpi = true;
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &g_rank), "MPI_Comm_rank");
+    check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &g_size), "MPI_Comm_size");
+#else
+    (void)argc, (void)argv;
+    GPO_FAIL("started by an MPI launcher with " << announced << " ranks, but this gpo-engine was built without MPI "
+             "(install libopenmpi-dev, which scripts/setup-deps.sh does, and rebuild with scripts/build.sh)");
+#endif
+}
+
+void finish(bool failed) {
+#ifdef GPO_HAVE_MPI
+    if (!g_mpi) return;
+    if (failed && g_size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_Finalize();
+    g_mpi = false;
+#else
+    (void)failed;
+#endif
+}
+
+int rank() { return g_rank; }
+int size() { return g_size; }
+
+void allreduce_sum(double* x, int64_t n) {
+    if (g_size == 1 || n == 0) return;
+#ifdef GPO_HAVE_MPI
+    for (int64_t done = 0; done < n;) {  // MPI counts are int
+        int chunk = (int)std::min<int64_t>(n - done, 1 << 30);
+        check_mpi(MPI_Allreduce(MPI_IN_PLACE, x + done, chunk, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+        done += chunk;
+    }
+#endif
+}
+
+void allreduce_sum(Tensor& t) {
+    if (g_size == 1 || t.numel() == 0) return;
+    GPO_CHECK(t.dtype == DType::F32 || t.dtype == DType::F64, "allreduce_sum: f32 or f64 tensors only");
+#ifdef GPO_HAVE_MPI
+    Tensor host = t.device == Device::CPU ? t : t.to(Device::CPU);
+    const int64_t n = host.numel();
+    const bool f32 = host.dtype == DType::F32;
+    char* base = static_cast<char*>(host.data());
+    const size_t elem = f32 ? sizeof(float) : sizeof(double);
+    for (int64_t done = 0; done < n;) {
+        int chunk = (int)std::min<int64_t>(n - done, 1 << 30);
+        check_mpi(MPI_Allreduce(MPI_IN_PLACE, base + (size_t)done * elem, chunk, f32 ? MPI_FLOAT : MPI_DOUBLE, MPI_SUM,
+                                MPI_COMM_WORLD),
+                  "MPI_Allreduce");
+        done += chunk;
+    }
+    if (t.device != Device::CPU) t.copy_from(host.to(t.device));
+#endif
+}
+
+int64_t allreduce_max(int64_t x) {
+    if (g_size == 1) return x;
+#ifdef GPO_HAVE_MPI
+    long long v = x, out = 0;
+    check_mpi(MPI_Allreduce(&v, &out, 1, MPI_LONG_LONG, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
+    return out;
+#else
+    return x;
+#endif
+}
+
+void broadcast(std::string& s) {
+    if (g_size == 1) return;
+#ifdef GPO_HAVE_MPI
+    long long n = (long long)s.size();
+    check_mpi(MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD), "MPI_Bcast");
+    s.resize((size_t)n);
+    if (n) check_mpi(MPI_Bcast(s.data(), (int)n, MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Bcast");
+#endif
+}
+
+void barrier() {
+    if (g_size == 1) return;
+#ifdef GPO_HAVE_MPI
+    check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#endif
+}
+
+}  // namespace gpo::dist

@@ -1,7 +1,9 @@
 // OpenBLAS thread settings (see blas_threads.h).
 #include "engine/blas_threads.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 // OpenBLAS reads its environment once at load time; these two (exported by every OpenBLAS build, declared in no
 // public header) re-read it and stop the worker threads, which the next threaded call starts again with the new
@@ -9,6 +11,8 @@
 extern "C" void openblas_read_env(void);
 extern "C" int blas_thread_shutdown_(void);
 extern "C" int openblas_thread_timeout(void);
+extern "C" void openblas_set_num_threads(int);
+extern "C" int openblas_get_num_threads(void);
 
 namespace gpo {
 
@@ -19,6 +23,16 @@ int configure_blas_threads() {
         blas_thread_shutdown_();
     }
     return openblas_thread_timeout();
+}
+
+int share_cores_between_ranks(int ranks_on_this_node) {
+    const bool user_chose = std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("GOTO_NUM_THREADS") ||
+                            std::getenv("OMP_NUM_THREADS");
+    if (ranks_on_this_node > 1 && !user_chose) {
+        const int cores = std::max(1u, std::thread::hardware_concurrency());
+        openblas_set_num_threads(std::max(1, cores / ranks_on_this_node));
+    }
+    return openblas_get_num_threads();
 }
 
 }  // namespace gpo

@@ -11,4 +11,10 @@ namespace gpo {
 // OPENBLAS_THREAD_TIMEOUT, 4..30).
 int configure_blas_threads();
 
+// Several ranks on one machine (mpirun -np N on one node): unless the user chose a thread count
+// (OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or OMP_NUM_THREADS), each rank takes its share of the cores,
+// max(1, cores / ranks_on_this_node), instead of every rank starting a thread per core. Call before the first
+// threaded loop (the engine's pool takes OpenBLAS's count when it starts). Returns the threads per rank.
+int share_cores_between_ranks(int ranks_on_this_node);
+
 }  // namespace gpo

@@ -41,7 +41,7 @@ std::string mpi_missing() {
 // reports of the MPI library itself (sanitizer build) are not ours.
 std::string mpirun(int ranks) {
     return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
-           "ASAN_OPTIONS=detect_leaks=0 mpirun -np " +
+           "ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:detect_leaks=0\" mpirun -np " +
            std::to_string(ranks) + " ";
 }
 

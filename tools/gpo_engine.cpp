@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
     gpo::configure_blas_threads();
     try {
         gpo::dist::init(&argc, &argv);  // joins MPI when started by mpirun/srun with several ranks
+        gpo::share_cores_between_ranks(gpo::dist::local_size());
     } catch (const gpo::Error& e) {
         std::fprintf(stderr, "gpo-engine: error: %s\n", printable(e.what()).c_str());
         return gpo::cli::kExitError;

@@ -77,6 +77,13 @@ void finish(bool failed) {
 int rank() { return g_rank; }
 int size() { return g_size; }
 
+int local_size() {
+    if (g_size == 1) return 1;
+    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+        if (const char* v = std::getenv(name)) return std::max(1, std::atoi(v));
+    return g_size;
+}
+
 void allreduce_sum(double* x, int64_t n) {
     if (g_size == 1 || n == 0) return;
 #ifdef GPO_HAVE_MPI

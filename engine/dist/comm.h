@@ -23,6 +23,8 @@ void finish(bool failed);
 
 int rank();
 int size();
+// Ranks on this machine (the launcher's OMPI_COMM_WORLD_LOCAL_SIZE or MPI_LOCALNRANKS; size() when it says none).
+int local_size();
 inline bool is_root() { return rank() == 0; }
 bool built_with_mpi();
 

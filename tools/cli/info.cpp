@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/device.h"
+#include "engine/dist/comm.h"
 #include "kernels/cuda/runtime.h"
 #include "tools/cli/commands.h"
 #include "gpo_git_sha.h"
@@ -23,6 +24,8 @@ int cmd_info(const Args& args) {
     std::printf("\n");
     std::printf("  CPU BLAS:        %s\n", openblas_get_config());
     std::printf("  HDF5:            %u.%u.%u\n", h5_major, h5_minor, h5_rel);
+    std::printf("  MPI:             %s\n", dist::built_with_mpi() ? "yes (mpirun -np N gpo-engine train: docs/scaling.md)"
+                                                                 : "no (install libopenmpi-dev and rebuild)");
     std::printf("  nlohmann_json:   %d.%d.%d\n", NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR,
                 NLOHMANN_JSON_VERSION_PATCH);
     std::printf("devices:\n");

@@ -7,6 +7,7 @@
 #include "engine/data/cache.h"
 #include "engine/data/preprocess.h"
 #include "engine/dist/comm.h"
+#include "engine/parallel.h"
 #include "engine/train/trainer.h"
 #include "io/config.h"
 #include "tools/cli/commands.h"
@@ -60,8 +61,8 @@ int cmd_train(const Args& a) {
     dist::barrier();
     if (!dist::is_root()) ds = load_dataset(cfg, "", true);
     if (dist::size() > 1 && dist::is_root())
-        std::fprintf(stderr, "ranks        %d (MPI): each takes 1/%d of every batch of %lld cells\n", dist::size(),
-                     dist::size(), (long long)cfg["train"]["batch_size"].get<int64_t>());
+        std::fprintf(stderr, "ranks        %d (MPI), %d CPU thread(s) each: each takes 1/%d of every batch of %lld cells\n",
+                     dist::size(), cpu_threads(), dist::size(), (long long)cfg["train"]["batch_size"].get<int64_t>());
     train::TrainResult r = train::train(cfg, ds, opt);
     if (!dist::is_root()) return r.interrupted ? 128 + r.signal : 0;
     if (r.interrupted) {

@@ -17,6 +17,7 @@
 #include "engine/data/stats.h"
 #include "engine/eval/cell_eval.h"
 #include "engine/eval/gears_metrics.h"
+#include "engine/eval/linear_baseline.h"
 #include "engine/eval/metrics.h"
 #include "engine/eval/predict.h"
 #include "io/atomic_file.h"
@@ -458,6 +459,40 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
         }
     }
 
+    // The linear baseline of Ahlmann-Eltze et al. (linear_baseline.h) on the same training profiles, fitted on every
+    // training condition; its target genes are the single perturbations' measured genes.
+    std::map<std::string, int64_t> target_gene_of;
+    for (const std::string& l : std::set<std::string>(ds.labels.begin(), ds.labels.end())) {
+        if (l == ds.control_label) continue;
+        std::vector<int> tr = treatments_of_label(m, l);
+        if (tr.size() == 1) target_gene_of[l] = ds.treatment_gene[tr[0]];
+    }
+    auto fit_linear = [&](std::map<std::string, std::vector<double>> train_profiles) {
+        LinearBaselineInput in;
+        in.train = std::move(train_profiles);
+        in.control_label = ds.control_label;
+        in.target_gene = target_gene_of;
+        std::vector<std::string> queries = data.labels;
+        queries.push_back(ds.control_label);
+        return linear_baseline(in, queries);
+    };
+    Mat A_lin(P, G);
+    std::vector<std::string> linear_embedded;
+    {
+        Groups train_all = group_profiles(ds, data::SPLIT_TRAIN, nullptr, data::SPLIT_TRAIN);
+        std::map<std::string, std::vector<double>> profiles{{ds.control_label, train_all.control}};
+        for (size_t i = 0; i < train_all.labels.size(); ++i)
+            if (train_all.n_cells[i] > 0)
+                profiles[train_all.labels[i]].assign(train_all.means.row((int64_t)i), train_all.means.row((int64_t)i) + G);
+        LinearBaseline lb = fit_linear(std::move(profiles));
+        linear_embedded = lb.embedded;
+        const std::vector<double>& c = lb.predicted.at(ds.control_label);
+        for (int64_t t = 0; t < P; ++t) {
+            const std::vector<double>& v = lb.predicted.at(data.labels[t]);
+            for (int64_t k = 0; k < G; ++k) A_lin.at(t, k) = v[k] - c[k];
+        }
+    }
+
     // ---------------------------------------------------------------- cell-eval's metrics on the real/predicted pair
     CellPair pair = cell_eval_pair(m, split, control_split, std::set<std::string>(data.labels.begin(), data.labels.end()),
                                    seed, verbose);
@@ -511,6 +546,15 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
             }
             ce_base["additive"] = score_profiles(add_pb);
         }
+        {  // linear: fitted on the training pseudobulks in cell-eval's normalisation
+            LinearBaseline lb = fit_linear(own);
+            std::map<std::string, std::vector<double>> lin_pb;
+            for (const auto& [label, v] : real_pb) {
+                (void)v;
+                lin_pb[label] = label == ds.control_label ? ctrl : lb.predicted.at(label);
+            }
+            ce_base["linear"] = score_profiles(lin_pb);
+        }
         ce_base["no_change"] = score_profiles(none_pb);
         ce_base["perturbed_mean"] = score_profiles(pert_pb);
         ce_base["train_mean"] = score_profiles(train_pb);
@@ -523,7 +567,8 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     json baselines = {
         {"no_change", predictor_metrics(A_data, A_none, data, de, real_de, target_col, top_k, nullptr)},
         {"perturbed_mean", predictor_metrics(A_data, A_pert, data, de, real_de, target_col, top_k, nullptr)},
-        {"train_mean", predictor_metrics(A_data, A_train, data, de, real_de, target_col, top_k, nullptr)}};
+        {"train_mean", predictor_metrics(A_data, A_train, data, de, real_de, target_col, top_k, nullptr)},
+        {"linear", predictor_metrics(A_data, A_lin, data, de, real_de, target_col, top_k, nullptr)}};
     if (any_combo)
         baselines["additive"] = predictor_metrics(A_data, A_add, data, de, real_de, target_col, top_k, nullptr);
     auto add_cell_eval = [&](json& into, const CellEvalMetrics& ce) {
@@ -590,6 +635,10 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
                               {"held_out_labels_only", only_heldout}}},
                    {"additive_singles_without_training_cells", missing_singles},
                    {"untrained_perturbations", untrained},
+                   {"linear_baseline", {{"reference", "Ahlmann-Eltze, Huber & Anders, Nature Methods 2025"},
+                                        {"components", LinearBaselineInput{}.components},
+                                        {"ridge", LinearBaselineInput{}.ridge},
+                                        {"embedded_perturbations", linear_embedded}}},
                    {"iwelbo", {{"particles", iw_particles}, {"cells", iw_cells}, {"split", data::split_name(iw_split)},
                                {"mean", num(iwelbo)}}},
                    {"ate", {{"particles", particles}, {"library_size", library}, {"transform", "perturbseq"},
@@ -655,11 +704,14 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
        << data.n_control << " control cells, " << P << " perturbations. ATE: perturbseq transform, " << particles
        << " model particles at library size " << library << ".\n\n"
        << "Test IWELBO (" << iw_particles << " particles, " << iw_cells << " cells): " << fmt(num(iwelbo)) << "\n\n"
-       << "| metric | model | no change | mean of perturbed | training mean" << (any_combo ? " | additive" : "")
-       << " |\n|---|---|---|---|---" << (any_combo ? "|---" : "") << "|\n";
+       << "Linear baseline (Ahlmann-Eltze et al. 2025): a gene embedding for " << linear_embedded.size() << " of " << P
+       << " perturbations (single perturbations of measured genes); the others get its zero-embedding prediction.\n\n"
+       << "| metric | model | no change | mean of perturbed | training mean | linear" << (any_combo ? " | additive" : "")
+       << " |\n|---|---|---|---|---|---" << (any_combo ? "|---" : "") << "|\n";
     for (auto it = model_metrics.begin(); it != model_metrics.end(); ++it) {
         md << "| " << it.key() << " | " << fmt(it.value()) << " | " << fmt(baselines["no_change"][it.key()]) << " | "
-           << fmt(baselines["perturbed_mean"][it.key()]) << " | " << fmt(baselines["train_mean"][it.key()]);
+           << fmt(baselines["perturbed_mean"][it.key()]) << " | " << fmt(baselines["train_mean"][it.key()]) << " | "
+           << fmt(baselines["linear"][it.key()]);
         if (any_combo) md << " | " << fmt(baselines["additive"][it.key()]);
         md << " |\n";
     }

@@ -115,7 +115,7 @@ def cell(vals):
         return f"{m:.3g}"
     return f"{m:.3g} ± {statistics.stdev(vals):.2g}"
 
-base_names = ["no_change", "perturbed_mean", "train_mean"]
+base_names = ["no_change", "perturbed_mean", "train_mean", "linear"]
 first = next(iter(runs.values()))[0]["report"]["metrics"]["baselines"] if runs else {}
 header = [m for m in models if m in runs] + base_names
 lines = ["| metric | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]

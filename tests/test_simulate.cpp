@@ -280,6 +280,50 @@ TEST(SimulateFile, PreprocessesWithTheRightAxis) {
     EXPECT_EQ(combos, 200);
 }
 
+// unmeasured_perturbed_genes = U: the first U perturbed genes are perturbed but not measured (a genome-wide screen's
+// shape): X, var and true_effects lose their columns, the labels still name them, and preprocessing puts them on
+// the treatment axis without a gene column; every other count is the one the full simulation draws.
+TEST(SimulateFile, UnmeasuredPerturbedGenes) {
+    const std::string full = scratch("full.h5ad"), part = scratch("part.h5ad");
+    data::simulate(small_config({"cells=600"}), full);
+    data::simulate(small_config({"cells=600", "unmeasured_perturbed_genes=5"}), part);
+    io::AnnData a = io::h5ad_read(full), b = io::h5ad_read(part);
+    ASSERT_EQ(a.X.cols, 200);
+    ASSERT_EQ(b.X.cols, 195);
+    EXPECT_EQ(std::vector<std::string>(a.var.index.begin() + 5, a.var.index.end()), b.var.index);
+    EXPECT_EQ(a.obs.at("perturbation").codes, b.obs.at("perturbation").codes);
+    EXPECT_EQ(a.obs.at("perturbation").categories, b.obs.at("perturbation").categories);
+    // Row by row, b's entries are a's entries of the measured columns, shifted by 5.
+    ASSERT_EQ(a.X.rows, b.X.rows);
+    for (int64_t r = 0; r < a.X.rows; ++r) {
+        std::vector<std::pair<int32_t, float>> ea, eb;
+        for (int64_t k = a.X.indptr[r]; k < a.X.indptr[r + 1]; ++k)
+            if (a.X.indices[k] >= 5) ea.push_back({a.X.indices[k] - 5, a.X.data[k]});
+        for (int64_t k = b.X.indptr[r]; k < b.X.indptr[r + 1]; ++k) eb.push_back({b.X.indices[k], b.X.data[k]});
+        ASSERT_EQ(ea, eb) << "row " << r;
+    }
+    std::vector<int64_t> da, db;
+    std::vector<double> ta = read_uns_numbers(full, "true_effects", &da), tb = read_uns_numbers(part, "true_effects", &db);
+    EXPECT_EQ(da, (std::vector<int64_t>{20, 200}));
+    ASSERT_EQ(db, (std::vector<int64_t>{20, 195}));
+    for (int64_t p = 0; p < 20; ++p)
+        for (int64_t g = 0; g < 195; ++g) ASSERT_EQ(tb[p * 195 + g], ta[p * 200 + g + 5]) << p << ", " << g;
+
+    json run = io::config_load("", {"data.path=" + part, "data.perturbation_key=perturbation",
+                                    "data.extended_gene_column=extended", "data.qc_column=qc_fail"});
+    data::Dataset ds = data::preprocess_dataset(run);
+    EXPECT_EQ(ds.G, 195);
+    EXPECT_EQ(ds.n_perturbed, 20);
+    ASSERT_EQ(ds.T, 30);
+    data::SimTruth tr = data::simulate_truth(small_config());
+    for (int64_t t = 0; t < 30; ++t) {
+        EXPECT_EQ(ds.treatment_names[(size_t)t], tr.genes[(size_t)t]);
+        EXPECT_EQ(ds.treatment_gene[(size_t)t], t < 5 ? -1 : t - 5) << t;
+    }
+    EXPECT_HAS(error_of([] { small_config({"unmeasured_perturbed_genes=21"}); }), "unmeasured_perturbed_genes");
+    fs::remove(full), fs::remove(part);
+}
+
 TEST(SimulateFile, DeterministicAcrossThreadsAndBlocks) {
     json cfg = small_config({"cells=700"});
     std::string p1 = scratch("a.h5ad"), p2 = scratch("b.h5ad"), p3 = scratch("c.h5ad");

@@ -31,6 +31,7 @@ json simulate_config_defaults() {
   "genes": 200,
   "perturbed_genes": 20,
   "extended_genes": 10,
+  "unmeasured_perturbed_genes": 0,
   "control_fraction": 0.1,
   "combination_fraction": 0.0,
   "combinations": 10,
@@ -230,6 +231,8 @@ void simulate_config_validate(const json& cfg) {
     int64_t P = int_at(cfg, "perturbed_genes", 1, G);
     int64_t E = int_at(cfg, "extended_genes", 0, G);
     GPO_CHECK(P + E <= G, "extended_genes: perturbed_genes + extended_genes = " << P + E << " exceeds genes = " << G);
+    int64_t U = int_at(cfg, "unmeasured_perturbed_genes", 0, P);
+    GPO_CHECK(U < G, "unmeasured_perturbed_genes: " << U << " leaves no measured gene of " << G);
     double fc = num_at(cfg, "control_fraction", 0, 1, false, true);
     double fm = num_at(cfg, "combination_fraction", 0, 1, false, true);
     GPO_CHECK(fc + fm < 1, "combination_fraction: control_fraction + combination_fraction = " << fc + fm
@@ -388,6 +391,10 @@ SimulateStats simulate(const json& cfg, const std::string& out_path, const Simul
     const json& ec = cfg.at("expression");
     const json& qc = cfg.at("qc");
     const Labels lb = make_labels(cfg, tr, seed);
+    // The first U perturbed genes are simulated but not measured: their columns are left out of X and var (the
+    // perturbations still name them), as a genome-wide screen perturbs genes it does not measure.
+    const int64_t U = cfg.at("unmeasured_perturbed_genes").get<int64_t>(), Gw = G - U;
+    auto measured = [&](const auto& v) { return std::vector<typename std::decay_t<decltype(v)>::value_type>(v.begin() + U, v.end()); };
 
     // Per-cell QC status and library size (also written to obs as the truth).
     std::vector<uint8_t> fail((size_t)N);
@@ -406,7 +413,7 @@ SimulateStats simulate(const json& cfg, const std::string& out_path, const Simul
 
     io::AnnDataOut out;
     out.rows = N;
-    out.cols = G;
+    out.cols = Gw;
     int width = (int)std::to_string(N).size();
     std::vector<std::string> labels((size_t)N);
     for (int64_t n = 0; n < N; ++n) {
@@ -418,14 +425,14 @@ SimulateStats simulate(const json& cfg, const std::string& out_path, const Simul
     labels = {};
     out.obs.add("qc_fail", io::Column::boolean(fail));
     out.obs.add("true_library", io::Column::numeric(library));
-    out.var.index = tr.genes;
+    out.var.index = measured(tr.genes);
     std::vector<uint8_t> is_ext((size_t)G, 0), is_pert((size_t)G, 0);
     for (int64_t g = 0; g < G; ++g) is_pert[(size_t)g] = g < tr.P, is_ext[(size_t)g] = g >= tr.P && g < tr.T;
-    out.var.add("perturbed", io::Column::boolean(is_pert));
-    out.var.add("extended", io::Column::boolean(is_ext));
-    out.var.add("true_log_rate", io::Column::numeric(tr.base_log_rate));
-    out.var.add("true_concentration", io::Column::numeric(tr.concentration));
-    out.var.add("qc_gene", io::Column::boolean(tr.qc_gene));
+    out.var.add("perturbed", io::Column::boolean(measured(is_pert)));
+    out.var.add("extended", io::Column::boolean(measured(is_ext)));
+    out.var.add("true_log_rate", io::Column::numeric(measured(tr.base_log_rate)));
+    out.var.add("true_concentration", io::Column::numeric(measured(tr.concentration)));
+    out.var.add("qc_gene", io::Column::boolean(measured(tr.qc_gene)));
     out.uns_strings["simulation_config"] = cfg.dump();
     std::vector<std::string> src, dst;
     for (size_t e = 0; e < tr.edge_src.size(); ++e) {
@@ -435,7 +442,12 @@ SimulateStats simulate(const json& cfg, const std::string& out_path, const Simul
     out.uns_string_arrays["true_grn_source"] = std::move(src);
     out.uns_string_arrays["true_grn_target"] = std::move(dst);
     out.uns_arrays["true_grn_weight"] = tr.edge_weight;
-    out.uns_matrices["true_effects"] = io::DenseMatrix{tr.P, G, tr.effects};
+    {  // the measured genes' columns
+        std::vector<float> eff((size_t)(tr.P * Gw));
+        for (int64_t p = 0; p < tr.P; ++p)
+            std::copy(tr.effects.begin() + p * G + U, tr.effects.begin() + (p + 1) * G, eff.begin() + p * Gw);
+        out.uns_matrices["true_effects"] = io::DenseMatrix{tr.P, Gw, std::move(eff)};
+    }
     out.uns_string_arrays["true_effects_perturbations"] =
         std::vector<std::string>(tr.genes.begin(), tr.genes.begin() + tr.P);
     out.uns_numbers["true_grn_hops"] = (double)cfg.at("grn").at("hops").get<int64_t>();
@@ -460,7 +472,14 @@ SimulateStats simulate(const json& cfg, const std::string& out_path, const Simul
             RowBuf& b = bufs[(size_t)k];
             b.idx.clear(), b.val.clear(), b.end.clear();
             for (int64_t r = r0 + k * per; r < std::min(r0 + nr, r0 + (k + 1) * per); ++r) {
+                const size_t from = b.idx.size();
                 drawer.row(r, b.idx, b.val, b.scratch);
+                if (U > 0) {  // drop the unmeasured columns, renumber the others
+                    size_t to = from;
+                    for (size_t e = from; e < b.idx.size(); ++e)
+                        if (b.idx[e] >= U) b.idx[to] = (int32_t)(b.idx[e] - U), b.val[to] = b.val[e], ++to;
+                    b.idx.resize(to), b.val.resize(to);
+                }
                 b.end.push_back((int64_t)b.idx.size());
             }
         };
@@ -469,7 +488,7 @@ SimulateStats simulate(const json& cfg, const std::string& out_path, const Simul
         work(0);
         for (std::thread& th : pool) th.join();
         block.rows = nr;
-        block.cols = G;
+        block.cols = Gw;
         block.indptr.assign(1, 0);
         for (const RowBuf& b : bufs) {
             int64_t base = block.nnz();
@@ -484,7 +503,7 @@ SimulateStats simulate(const json& cfg, const std::string& out_path, const Simul
     };
     io::h5ad_write(out_path, out);
     st.cells = N;
-    st.genes = G;
+    st.genes = Gw;
     st.T = tr.T;
     st.edges = (int64_t)tr.edge_src.size();
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -24,6 +24,8 @@
 // pairs), the rest single perturbations in turn (every perturbed gene gets cells), in a seeded random order.
 // Randomness: every quantity is a pure function of (seed, a stream per purpose, an index) through the engine's
 // Philox (kernels/philox.h), so the output does not depend on the number of threads.
+// unmeasured_perturbed_genes = U: the first U perturbed genes are drawn but their columns are not written (X, var
+// and true_effects have G - U columns; the labels still name them), the shape of a genome-wide screen.
 // Memory: X is generated and written in row blocks (h5ad CsrBlockSource), never held whole.
 #pragma once
 #include <cstdint>

@@ -8,7 +8,9 @@
 // Shape flags (defaults: the K562 shape) match tools/bench/reference/ref_gpo_vae_step.py's, so the two run one shape:
 // --genes G --perturbed N --extended N --batch B --basal-hidden H --nnz K --fc-criteria TAU --penalty S.
 // The embedded demo's shape: --genes 299 --perturbed 25 --extended 13 --batch 128 --basal-hidden 400 --nnz 67
-// --fc-criteria 0.4 --penalty 1. Threads: OPENBLAS_NUM_THREADS (recorded in the JSON).
+// --fc-criteria 0.4 --penalty 1. Perturbed genes beyond genes - extended are unmeasured (treatment without a gene
+// column), as in a genome-wide screen: --genes 8000 --perturbed 9900 --extended 100 (T = 10,000) is the GWPS shape
+// (docs/scaling.md). Threads: OPENBLAS_NUM_THREADS (recorded in the JSON).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -44,12 +46,17 @@ static data::Dataset reference_shaped_dataset(int64_t N, int64_t G, int64_t T, i
     ds.n_perturbed = n_pert;
     HostRng rng(seed, 1);
     for (int64_t g = 0; g < G; ++g) ds.gene_names.push_back("g" + std::to_string(g));
-    for (int64_t t = 0; t < T; ++t) {
-        ds.treatment_names.push_back(ds.gene_names[t]);
-        ds.treatment_gene.push_back((int)t);
-    }
+    // Treatments: the perturbed ones first, then the extended genes (measured: genes 0..E-1); the perturbed ones
+    // take genes E, E+1, ... while there are genes left and are unmeasured after that (a genome-wide screen
+    // perturbs more genes than it measures: T > G).
+    const int64_t E = T - n_pert;
     ds.gene_treatment.assign(G, -1);
-    for (int64_t t = 0; t < T; ++t) ds.gene_treatment[t] = (int)t;
+    for (int64_t t = 0; t < T; ++t) {
+        const int64_t g = t >= n_pert ? t - n_pert : (E + t < G ? E + t : -1);
+        ds.treatment_names.push_back(g >= 0 ? ds.gene_names[g] : "u" + std::to_string(t));
+        ds.treatment_gene.push_back((int)g);
+        if (g >= 0) ds.gene_treatment[g] = (int)t;
+    }
     ds.counts.rows = ds.cf_counts.rows = N;
     ds.counts.cols = ds.cf_counts.cols = G;
     for (int64_t n = 0; n < N; ++n) {
@@ -162,9 +169,9 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (genes < 2 || perturbed < 1 || extended < 0 || perturbed + extended > genes || batch < 1 || nnz < 1 ||
-        2 * genes / nnz < 2) {
-        std::fprintf(stderr, "bench_train: need 1 <= perturbed, perturbed + extended <= genes, 1 <= nnz <= genes\n");
+    if (genes < 2 || perturbed < 1 || extended < 0 || extended > genes || batch < 1 || nnz < 1 || 2 * genes / nnz < 2) {
+        std::fprintf(stderr, "bench_train: need 1 <= perturbed, extended <= genes, 1 <= nnz <= genes (perturbed genes "
+                             "beyond the genes are unmeasured)\n");
         return 2;
     }
     try {

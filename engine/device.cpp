@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "engine/check.h"
+#include "engine/dist/comm.h"
 #include "kernels/cuda/runtime.h"
 
 namespace gpo {
@@ -18,7 +19,7 @@ Device resolve_device(const std::string& choice) {
     }
     GPO_CHECK(choice == "auto", "--device: unknown value '" << choice << "', expected auto, cpu or cuda");
     if (cuda_available()) return Device::CUDA;
-    std::fprintf(stderr, "device: using CPU (%s)\n", cuda::probe_message().c_str());
+    if (dist::is_root()) std::fprintf(stderr, "device: using CPU (%s)\n", cuda::probe_message().c_str());  // once per run
     return Device::CPU;
 }
 

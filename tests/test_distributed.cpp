@@ -215,5 +215,23 @@ TEST(Distributed, OtherCommandsRefuseSeveralRanks) {
     EXPECT_TRUE(contains(r.output, "only train runs on several ranks")) << r.output;
 }
 
+// An error on rank 0 (here: the run folder already holds a run) stops every rank with the message and a non-zero
+// exit instead of leaving the other ranks waiting in a collective (`timeout` turns a hang into a failure).
+TEST(Distributed, AnErrorOnOneRankStopsThemAll) {
+    SKIP_WITHOUT_MPI();
+    auto dir = scratch_dir("dist_error");
+    const std::string out = (dir / "run").string();
+    std::string args = train_args(" --set train.max_epochs=1", out);
+    CliResult first = run_engine(args);
+    ASSERT_EQ(first.code, 0) << first.output;
+    args.erase(args.rfind(" --force"));
+    std::string launch = mpirun(2);
+    launch.replace(launch.find("mpirun -np"), 6, "timeout 120 mpirun");
+    CliResult r = run_shell(launch + engine_binary() + " " + args);
+    EXPECT_NE(r.code, 0) << r.output;
+    EXPECT_NE(r.code, 124) << "the ranks hung: " << r.output;
+    EXPECT_TRUE(contains(r.output, "already holds a run")) << r.output;
+}
+
 }  // namespace
 }  // namespace gpo::test

@@ -367,7 +367,13 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
 
     // ---------------------------------------------------------------- model ATE: batched particles
     const int64_t particles = ec.at("ate_particles").get<int64_t>();
-    const int64_t chunk = std::max<int64_t>(1, ec.at("ate_batch").get<int64_t>());
+    // Particles per generate() call: evaluate.ate_batch, fewer when (particles x dosages x genes) would pass
+    // kAteChunkElements (the call's means and samples are that large, several times over): at the reference scale
+    // (1,547 dosages x 8,563 genes) one particle per call instead of 128 (~7 GB of floats, ~14 GB as doubles, per
+    // array). A constant, not the machine's memory, so the draws depend only on the config.
+    constexpr int64_t kAteChunkElements = int64_t(1) << 24;
+    const int64_t chunk = std::max<int64_t>(
+        1, std::min(ec.at("ate_batch").get<int64_t>(), kAteChunkElements / std::max<int64_t>(1, (P + 1) * G)));
     const double library = ec.at("ate_library_size").get<double>();
     std::vector<std::vector<int>> dosages = label_treatments;
     dosages.push_back({});  // control, last

@@ -1,6 +1,8 @@
 // The training loop of `gpo-engine train`: seeded shuffling, P particles, Adam with coupled weight decay,
 // global-norm clipping, validation each epoch, early stopping on the validation loss, best/last checkpoints,
 // exact resume, SIGINT/SIGTERM -> checkpoint and exit, progress bar and a JSON-lines metrics log.
+// Under an MPI launcher (engine/dist/comm.h, docs/scaling.md) every rank trains on its shard of each batch and the
+// gradients are summed over the ranks; rank 0 alone writes the folder, the log and the checkpoints.
 // Output folder: config.json, cells.csv (data::write_cell_table: split, QC flag, matched control per cell),
 // metrics.jsonl, checkpoints/best.ckpt, checkpoints/last.ckpt.
 //

@@ -39,9 +39,9 @@ class Model {
     // Evaluation (docs/model.md §7 "Test IWELBO"): per-cell importance log-weights (particles, B),
     //   log w_pn = sum_g log p(x_ng | z_pn) + log N(z_pn; 0, I) - log q(z_pn | x_n, ...),
     // with the QC-appropriate branch (1 - q) log p_good + q log p_bad for gpo_vae and no global KL terms. The global
-    // variables (masks, embeddings, qcE) are drawn once per call, shared by all cells, over all T rows: calls with the
-    // same (key, step) draw the same globals, so an evaluator that passes one step for every batch shares them
-    // across the split as the reference does. The noise streams are those of loss() at `step`.
+    // variables (masks, embeddings, qcE) are drawn once per call, shared by all cells; each treatment row's noise is
+    // fixed by (key, step, row) whichever rows a call uses, so calls with the same (key, step) draw the same globals
+    // and an evaluator that passes one step for every batch shares them across the split as the reference does. The noise streams are those of loss() at `step`.
     // IWELBO_n = logsumexp_p log w_pn - log(particles).
     virtual Tensor log_weights(const ParamStore& ps, const Batch& batch, int particles, RngKey key,
                                uint64_t step) const = 0;

@@ -112,8 +112,12 @@ LinearBaseline linear_baseline(const LinearBaselineInput& in, const std::vector<
         Bcols.push_back(e);
     }
     const int F = (int)fit.size();
-    GPO_CHECK(F >= 2, "linear baseline: needs the control and at least one single perturbation of a measured gene "
-                      "in training (found " << F - 1 << ")");
+    LinearBaseline out;
+    out.fitted_conditions = F;
+    if (F < 2) {  // nothing to fit (the paper's code stops): the model of the control alone predicts no change
+        for (const std::string& q : queries) out.predicted[q] = b;
+        return out;
+    }
     // Y - m, the change relative to the control centred over the fitted conditions.
     std::vector<double> m((size_t)G, 0.0), Yc((size_t)(G * F));
     for (int f = 0; f < F; ++f)
@@ -146,8 +150,6 @@ LinearBaseline linear_baseline(const LinearBaselineInput& in, const std::vector<
         for (int j = 0; j < K; ++j) Wt[i * K + j] = Z[j * K + i];
     solve_spd(BBt, Wt, K, K);
 
-    LinearBaseline out;
-    out.fitted_conditions = F;
     std::vector<double> e(K), We(K);
     for (const std::string& q : queries) {
         const int64_t gene = q == in.control_label ? -1 : target_of(q);

@@ -36,8 +36,9 @@ struct LinearBaseline {
     int64_t fitted_conditions = 0;                         // training conditions in the fit (control included)
 };
 
-// Fits on in.train and predicts every label of `queries`. Throws gpo::Error when the control is missing or fewer
-// than two conditions can be fitted.
+// Fits on in.train and predicts every label of `queries`. Throws gpo::Error when the control is missing. Without a
+// single perturbation of a measured gene in training there is nothing to fit (the paper's code stops): every query
+// is predicted as the control (no change), `embedded` is empty and fitted_conditions is 1.
 LinearBaseline linear_baseline(const LinearBaselineInput& in, const std::vector<std::string>& queries);
 
 }  // namespace gpo::eval

@@ -140,6 +140,21 @@ constexpr double kParamTol = 1e-9;
 constexpr double kLossTolF32 = 1e-5;
 constexpr double kParamTolF32 = 5e-5;
 
+// Trains in scratch folder `name` once as one process and once on 2 ranks with the same arguments, and compares
+// the two runs' logs and final parameters.
+void expect_two_ranks_equal_one_process(const std::string& name, const std::string& extra, double loss_tol,
+                                        double param_tol) {
+    auto dir = scratch_dir(name);
+    const std::string one = (dir / "one").string(), two = (dir / "two").string();
+    CliResult r1 = run_engine(train_args(extra, one));
+    ASSERT_EQ(r1.code, 0) << r1.output;
+    CliResult r2 = run_shell(mpirun(2) + engine_binary() + " " + train_args(extra, two));
+    ASSERT_EQ(r2.code, 0) << r2.output;
+    EXPECT_TRUE(contains(r2.output, "ranks        2 (MPI)")) << r2.output;
+    expect_same_logs(one + "/metrics.jsonl", two + "/metrics.jsonl", loss_tol);
+    expect_same_params(one + "/checkpoints/last.ckpt", two + "/checkpoints/last.ckpt", param_tol);
+}
+
 struct ModelCase {
     const char* name;
     const char* sets;
@@ -152,15 +167,7 @@ class DistributedExactness : public ::testing::TestWithParam<ModelCase> {};
 TEST_P(DistributedExactness, TwoRanksEqualOneProcess) {
     SKIP_WITHOUT_MPI();
     const ModelCase& c = GetParam();
-    auto dir = scratch_dir(std::string("dist_") + c.name);
-    const std::string one = (dir / "one").string(), two = (dir / "two").string();
-    CliResult r1 = run_engine(train_args(c.sets, one));
-    ASSERT_EQ(r1.code, 0) << r1.output;
-    CliResult r2 = run_shell(mpirun(2) + engine_binary() + " " + train_args(c.sets, two));
-    ASSERT_EQ(r2.code, 0) << r2.output;
-    EXPECT_TRUE(contains(r2.output, "ranks        2 (MPI)")) << r2.output;
-    expect_same_logs(one + "/metrics.jsonl", two + "/metrics.jsonl", kLossTol);
-    expect_same_params(one + "/checkpoints/last.ckpt", two + "/checkpoints/last.ckpt", kParamTol);
+    expect_two_ranks_equal_one_process(std::string("dist_") + c.name, c.sets, kLossTol, kParamTol);
 }
 
 // gpo_vae twice: the default (ELBO, QC branch with the batch's QC fraction, reference counterfactual term, GRN and
@@ -177,15 +184,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Distributed, TwoRanksEqualOneProcessInFloat32) {
     SKIP_WITHOUT_MPI();
-    auto dir = scratch_dir("dist_f32");
-    const std::string one = (dir / "one").string(), two = (dir / "two").string();
-    const std::string f32 = " --set train.dtype=float32 --set train.max_epochs=1";
-    CliResult r1 = run_engine(train_args(f32, one));
-    ASSERT_EQ(r1.code, 0) << r1.output;
-    CliResult r2 = run_shell(mpirun(2) + engine_binary() + " " + train_args(f32, two));
-    ASSERT_EQ(r2.code, 0) << r2.output;
-    expect_same_logs(one + "/metrics.jsonl", two + "/metrics.jsonl", kLossTolF32);
-    expect_same_params(one + "/checkpoints/last.ckpt", two + "/checkpoints/last.ckpt", kParamTolF32);
+    expect_two_ranks_equal_one_process("dist_f32", " --set train.dtype=float32 --set train.max_epochs=1", kLossTolF32,
+                                       kParamTolF32);
 }
 
 // A run started on two ranks and resumed on one continues as one process that never stopped: the checkpoint holds

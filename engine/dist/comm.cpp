@@ -2,9 +2,8 @@
 #include "engine/dist/comm.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
-#include <vector>
+#include <string>
 
 #include "engine/check.h"
 
@@ -123,16 +122,6 @@ int64_t allreduce_max(int64_t x) {
     return out;
 #else
     return x;
-#endif
-}
-
-void broadcast(std::string& s) {
-    if (g_size == 1) return;
-#ifdef GPO_HAVE_MPI
-    long long n = (long long)s.size();
-    check_mpi(MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD), "MPI_Bcast");
-    s.resize((size_t)n);
-    if (n) check_mpi(MPI_Bcast(s.data(), (int)n, MPI_CHAR, 0, MPI_COMM_WORLD), "MPI_Bcast");
 #endif
 }
 

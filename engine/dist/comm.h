@@ -8,7 +8,6 @@
 // step after step. Tensors on a GPU are staged through the host (NCCL between GPUs is not built yet: docs/scaling.md).
 #pragma once
 #include <cstdint>
-#include <string>
 
 #include "engine/tensor.h"
 
@@ -33,8 +32,6 @@ void allreduce_sum(double* x, int64_t n);
 void allreduce_sum(Tensor& t);  // f32 or f64, CPU or CUDA, contiguous
 // Largest value over the ranks (stop requests, flags).
 int64_t allreduce_max(int64_t x);
-// Every rank gets root's bytes (same size on every rank).
-void broadcast(std::string& s);
 void barrier();
 
 }  // namespace gpo::dist

@@ -113,6 +113,28 @@ Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std:
     return g;
 }
 
+// The rows of `all` for `labels` (sorted, distinct, as group_profiles orders them), with all's control; a label
+// without a row in `all` gets a NaN row and 0 cells, as group_profiles gives a label without cells.
+Groups restrict_groups(const Groups& all, const std::vector<std::string>& labels) {
+    std::set<std::string> wanted(labels.begin(), labels.end());
+    std::map<std::string, int64_t> row;
+    for (size_t i = 0; i < all.labels.size(); ++i) row[all.labels[i]] = (int64_t)i;
+    const int64_t G = (int64_t)all.control.size();
+    Groups g;
+    g.labels.assign(wanted.begin(), wanted.end());
+    g.means = Mat((int64_t)g.labels.size(), G, NAN);
+    g.control = all.control;
+    g.n_control = all.n_control;
+    g.n_cells.assign(g.labels.size(), 0);
+    for (size_t i = 0; i < g.labels.size(); ++i) {
+        auto it = row.find(g.labels[i]);
+        if (it == row.end()) continue;
+        std::copy(all.means.row(it->second), all.means.row(it->second) + G, g.means.row((int64_t)i));
+        g.n_cells[i] = all.n_cells[(size_t)it->second];
+    }
+    return g;
+}
+
 // Real DE genes per label (cell-eval style): Wilcoxon of the label's cells vs controls on the transformed values,
 // BH over genes, ranked by |log2 fold change| (a difference of log2 values).
 std::vector<std::vector<int64_t>> real_de_genes(const data::Dataset& ds, int split, int control_split,
@@ -399,7 +421,9 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
         for (int64_t k = 0; k < G; ++k) A_model.at(t, k) = (model_sum.at(t, k) - model_sum.at(P, k)) / (double)particles;
 
     // ---------------------------------------------------------------- baselines from the training split
-    Groups train = group_profiles(ds, data::SPLIT_TRAIN, &data.labels, data::SPLIT_TRAIN);
+    // Every training label's profile in one pass over the training cells; the baselines take their rows.
+    const Groups train_all = group_profiles(ds, data::SPLIT_TRAIN, nullptr, data::SPLIT_TRAIN);
+    const Groups train = restrict_groups(train_all, data.labels);
     std::vector<double> pert_mean(G, 0.0);
     {
         int64_t n = 0;
@@ -419,7 +443,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
             for (int tr : label_treatments[t]) singles.push_back(ds.treatment_names[tr]);
     std::sort(singles.begin(), singles.end());
     singles.erase(std::unique(singles.begin(), singles.end()), singles.end());
-    Groups train_singles = group_profiles(ds, data::SPLIT_TRAIN, &singles, data::SPLIT_TRAIN);
+    const Groups train_singles = restrict_groups(train_all, singles);
     std::map<std::string, int64_t> single_row;  // single label -> row of train_singles
     std::vector<std::string> missing_singles;
     for (size_t i = 0; i < train_singles.labels.size(); ++i) {
@@ -485,7 +509,6 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     Mat A_lin(P, G);
     std::vector<std::string> linear_embedded;
     {
-        Groups train_all = group_profiles(ds, data::SPLIT_TRAIN, nullptr, data::SPLIT_TRAIN);
         std::map<std::string, std::vector<double>> profiles{{ds.control_label, train_all.control}};
         for (size_t i = 0; i < train_all.labels.size(); ++i)
             if (train_all.n_cells[i] > 0)

@@ -127,9 +127,6 @@ Var repeat_particles(Tape& tape, Var x, int64_t P) {
 
 namespace {
 NoiseSource* g_noise_source = nullptr;
-}
-
-namespace {
 
 // The Philox key and counter origin of (base, purpose, pass) at `step`: element i of the noise is the draw at
 // counter origin + i.

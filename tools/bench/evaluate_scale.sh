@@ -43,13 +43,9 @@ stage evaluate "$BUILD/gpo-engine" evaluate --checkpoint "$work/run/checkpoints/
       --out "$work/run/eval" ${EVAL_SETS:-}
 
 python3 - "$stages" "$OUT/evaluate_scale.json" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF'
-import json, os, sys
+import json, os, platform, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-cpu = "unknown"
-try:
-    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-except (OSError, StopIteration):
-    pass
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 out = {"benchmark": "evaluate at the reference scale (129,478 cells x 8,563 genes, T = 1,546)", "git_sha": sys.argv[3],
        "evaluate_overrides": os.environ.get("EVAL_SETS", ""),
        "device": cpu, "hardware_threads": os.cpu_count(), "threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),

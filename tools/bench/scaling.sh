@@ -52,14 +52,7 @@ for r in rows:
     n = r["ranks"] * r["threads_per_rank"]
     r["speedup"] = r["steps_per_s"] / base
     r["efficiency"] = r["speedup"] / n
-cpu = "unknown"
-try:
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-except OSError:
-    pass
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 out = {"benchmark": "data-parallel scaling (gpo-engine train under mpirun)", "config": sys.argv[3],
        "git_sha": sys.argv[4], "device": cpu, "hardware_threads": os.cpu_count(), "results": rows}
 json.dump(out, open(sys.argv[2], "w"), indent=1)

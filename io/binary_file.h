@@ -32,6 +32,12 @@ class BinaryWriter {
         pod<uint64_t>(v.size());
         write(v.data(), v.size() * sizeof(T));
     }
+    // The elements of a vector written in pieces: its length, then n_total elements over calls to array().
+    template <class T>
+    void array(const T* p, size_t n) {
+        static_assert(std::is_trivially_copyable<T>::value, "array needs plain values");
+        write(p, n * sizeof(T));
+    }
     void str(const std::string& s) {
         pod<uint64_t>(s.size());
         write(s.data(), s.size());
@@ -109,6 +115,19 @@ class BinaryReader {
         std::vector<T> v(n);
         read(v.data(), n * sizeof(T));
         return v;
+    }
+    // Skips a vector written by vec() without reading it: returns its element count and sets `at` to the byte
+    // offset of its first element in the file (for reading it later with pread).
+    template <class T>
+    uint64_t skip_vec(uint64_t& at) {
+        uint64_t n = pod<uint64_t>();
+        GPO_CHECK(n <= (size_ - pos_) / sizeof(T), path_ << ": corrupt file (a vector of " << n
+                                                         << " elements exceeds the data)");
+        at = pos_;
+        pos_ += n * sizeof(T);
+        in_.seekg((std::streamoff)pos_);
+        GPO_CHECK(in_, path_ << ": seek failed at offset " << pos_);
+        return n;
     }
     std::string str() {
         uint64_t n = pod<uint64_t>();

@@ -45,7 +45,8 @@ json config_defaults() {
     "ot_max_iter": 1000,
     "device": "auto",
     "cf_max_cells": 50,
-    "cache_dir": null
+    "cache_dir": null,
+    "counts_in_memory_mb": 4096
   },
   "model": {
     "type": "gpo_vae",
@@ -202,6 +203,7 @@ const std::vector<KeyRule>& key_rules() {
         integer("preprocess.ot_max_iter", 1, 1e7),
         one_of("preprocess.device", "auto,cpu,cuda"),
         integer("preprocess.cf_max_cells", 1, 1e7),
+        at_least("preprocess.counts_in_memory_mb", 0),
         one_of("model.type", "gpo_vae,sams_vae,cpa_vae,conditional_vae"),
         one_of("model.inference", "auto,mean_field,correlated_z,correlated_e,correlated"),
         integer("model.n_latent", 1, 1e5),

@@ -72,6 +72,11 @@ struct H5adReadOptions {
     std::vector<std::string> obs_columns;  // empty = all, {kNoColumns} = none; a missing name is an error
     std::vector<std::string> var_columns;  // empty = all, {kNoColumns} = none
     bool read_uns = true;
+    // When set, X (or the layer) is not kept: it is handed to this function in consecutive row blocks (each a
+    // CsrMatrix of block.rows rows, all columns, indptr from 0; about a million entries per block) and AnnData::X
+    // keeps only its rows and cols. CSR and dense matrices are read block by block (memory bounded by a block); a
+    // CSC matrix is converted whole first. Errors thrown by the function propagate.
+    std::function<void(const CsrMatrix& block)> X_blocks;
 };
 
 struct AnnData {

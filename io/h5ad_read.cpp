@@ -64,8 +64,27 @@ std::string not_representable(double v, const std::string& where) {
     return "value " + fmt(v) + " at " + where + " is not representable as float32";
 }
 
-// A dense 2-D dataset (rows x cols), read in blocks of rows; zeros are dropped.
-CsrMatrix read_dense(hid_t dset, const std::vector<int64_t>& dims, const Where& w) {
+using BlockSink = std::function<void(const CsrMatrix&)>;
+
+// Hands the rows of `m` from `from` on to `sink` as one block and removes them from m (which keeps rows [0, from)
+// and its shape); a no-op without a sink.
+void pass_rows(CsrMatrix& m, int64_t from, const BlockSink& sink) {
+    if (!sink || (int64_t)m.indptr.size() - 1 <= from) return;
+    CsrMatrix b;
+    b.cols = m.cols;
+    b.rows = (int64_t)m.indptr.size() - 1 - from;
+    const int64_t k0 = m.indptr[(size_t)from];
+    for (size_t r = (size_t)from; r < m.indptr.size(); ++r) b.indptr.push_back(m.indptr[r] - k0);
+    b.indices.assign(m.indices.begin() + k0, m.indices.end());
+    b.data.assign(m.data.begin() + k0, m.data.end());
+    sink(b);
+    m.indptr.assign(1, 0);
+    m.indices.clear();
+    m.data.clear();
+}
+
+// A dense 2-D dataset (rows x cols), read in blocks of rows; zeros are dropped. With a sink, each block goes there.
+CsrMatrix read_dense(hid_t dset, const std::vector<int64_t>& dims, const Where& w, const BlockSink& sink) {
     CsrMatrix m;
     m.rows = dims[0];
     m.cols = dims[1];
@@ -91,7 +110,9 @@ CsrMatrix read_dense(hid_t dset, const std::vector<int64_t>& dims, const Where& 
             }
             m.indptr.push_back((int64_t)m.data.size());
         }
+        pass_rows(m, 0, sink);
     }
+    if (sink) m.indptr.clear();
     m.indices.shrink_to_fit();
     m.data.shrink_to_fit();
     return m;
@@ -100,8 +121,10 @@ CsrMatrix read_dense(hid_t dset, const std::vector<int64_t>& dims, const Where& 
 // A csr_matrix or csc_matrix group with attribute shape = [rows, cols]. `major` = rows (CSR) or cols (CSC) is the
 // indptr dimension, `minor` the range of the indices. Values go to data, indices to idx (checked in [0, minor)).
 // `major_name` says what major counts ("rows" or "cols"), for the indptr length message.
+// With a sink (CSR only), idx and data stay empty and the rows go to the sink in blocks.
 void read_compressed(hid_t g, int64_t major, int64_t minor, const std::string& major_name, const Where& w,
-                     std::vector<int64_t>& indptr, std::vector<int32_t>& idx, std::vector<float>& data) {
+                     std::vector<int64_t>& indptr, std::vector<int32_t>& idx, std::vector<float>& data,
+                     const BlockSink& sink = nullptr) {
     Id dp = h5::open_dataset(g, "indptr", w);
     Id di = h5::open_dataset(g, "indices", w);
     Id dd = h5::open_dataset(g, "data", w);
@@ -131,29 +154,54 @@ void read_compressed(hid_t g, int64_t major, int64_t minor, const std::string& m
     if (h5::type_class(itype, w.sub("indices")) != H5T_INTEGER)
         h5::fail(w.sub("indices"), "has type " + h5::type_description(itype) + ", expected integers");
 
-    idx.resize((size_t)nnz);
-    data.resize((size_t)nnz);
-    std::vector<int64_t> ibuf((size_t)std::min(kBlock, nnz));
-    std::vector<double> dbuf((size_t)std::min(kBlock, nnz));
-    for (int64_t k0 = 0; k0 < nnz; k0 += kBlock) {
-        int64_t n = std::min(kBlock, nnz - k0);
-        h5::read_1d(di, H5T_NATIVE_INT64, k0, n, ibuf.data(), w.sub("indices"));
-        h5::read_1d(dd, H5T_NATIVE_DOUBLE, k0, n, dbuf.data(), w.sub("data"));
-        for (int64_t k = 0; k < n; ++k) {
-            int64_t j = ibuf[(size_t)k];
-            if (j < 0 || j >= minor)
-                h5::fail(w.sub("indices"), "value " + std::to_string(j) + " at element " + std::to_string(k0 + k) +
-                                           " is outside [0, " + std::to_string(minor) + ")");
-            idx[(size_t)(k0 + k)] = (int32_t)j;
-            float f = (float)dbuf[(size_t)k];
-            if (!representable(dbuf[(size_t)k], f, int_src))
-                h5::fail(w.sub("data"), not_representable(dbuf[(size_t)k], "element " + std::to_string(k0 + k)));
-            data[(size_t)(k0 + k)] = f;
+    // Entries [k0, k0 + n) into idx / data, checked: indices in [0, minor), values representable as float32.
+    std::vector<int64_t> ibuf;
+    std::vector<double> dbuf;
+    auto read_entries = [&](int64_t k0, int64_t n, int32_t* idx_out, float* data_out) {
+        for (int64_t c0 = 0; c0 < n; c0 += kBlock) {
+            const int64_t m = std::min(kBlock, n - c0);
+            ibuf.resize((size_t)m);
+            dbuf.resize((size_t)m);
+            h5::read_1d(di, H5T_NATIVE_INT64, k0 + c0, m, ibuf.data(), w.sub("indices"));
+            h5::read_1d(dd, H5T_NATIVE_DOUBLE, k0 + c0, m, dbuf.data(), w.sub("data"));
+            for (int64_t k = 0; k < m; ++k) {
+                const int64_t j = ibuf[(size_t)k], at = k0 + c0 + k;
+                if (j < 0 || j >= minor)
+                    h5::fail(w.sub("indices"), "value " + std::to_string(j) + " at element " + std::to_string(at) +
+                                               " is outside [0, " + std::to_string(minor) + ")");
+                idx_out[c0 + k] = (int32_t)j;
+                float f = (float)dbuf[(size_t)k];
+                if (!representable(dbuf[(size_t)k], f, int_src))
+                    h5::fail(w.sub("data"), not_representable(dbuf[(size_t)k], "element " + std::to_string(at)));
+                data_out[c0 + k] = f;
+            }
         }
+    };
+    if (!sink) {
+        idx.resize((size_t)nnz);
+        data.resize((size_t)nnz);
+        read_entries(0, nnz, idx.data(), data.data());
+        return;
+    }
+    // Row blocks of about kBlock entries (at least one row each), handed over in order.
+    CsrMatrix block;
+    block.cols = minor;
+    for (int64_t r0 = 0; r0 < major;) {
+        int64_t r1 = r0 + 1;
+        while (r1 < major && indptr[(size_t)r1 + 1] - indptr[(size_t)r0] <= kBlock) ++r1;
+        const int64_t k0 = indptr[(size_t)r0], n = indptr[(size_t)r1] - k0;
+        block.rows = r1 - r0;
+        block.indptr.resize((size_t)block.rows + 1);
+        for (int64_t r = r0; r <= r1; ++r) block.indptr[(size_t)(r - r0)] = indptr[(size_t)r] - k0;
+        block.indices.resize((size_t)n);
+        block.data.resize((size_t)n);
+        read_entries(k0, n, block.indices.data(), block.data.data());
+        sink(block);
+        r0 = r1;
     }
 }
 
-CsrMatrix read_sparse(hid_t g, bool csr, const Where& w) {
+CsrMatrix read_sparse(hid_t g, bool csr, const Where& w, const BlockSink& sink) {
     std::vector<int64_t> shape = h5::read_attr_ints(g, "shape", w);
     if (shape.size() != 2 || shape[0] < 0 || shape[1] < 0)
         h5::fail(w, "attribute 'shape' has " + std::to_string(shape.size()) + " entries, expected [rows, cols]");
@@ -163,7 +211,8 @@ CsrMatrix read_sparse(hid_t g, bool csr, const Where& w) {
     GPO_CHECK(m.cols <= INT32_MAX && m.rows <= INT32_MAX,
               w.file << ": " << w.field << ": shape " << m.rows << " x " << m.cols << " does not fit int32 indices");
     if (csr) {
-        read_compressed(g, m.rows, m.cols, "rows", w, m.indptr, m.indices, m.data);
+        read_compressed(g, m.rows, m.cols, "rows", w, m.indptr, m.indices, m.data, sink);
+        if (sink) m.indptr.clear();
         return m;
     }
     // CSC -> CSR: count entries per row, prefix-sum, then scatter column by column (rows come out sorted).
@@ -183,18 +232,24 @@ CsrMatrix read_sparse(hid_t g, bool csr, const Where& w) {
             m.indices[(size_t)pos] = (int32_t)c;
             m.data[(size_t)pos] = vals[(size_t)k];
         }
+    if (sink) {  // converted whole: handed over as one block
+        sink(m);
+        m.indptr.clear();
+        m.indices.clear();
+        m.data.clear();
+    }
     return m;
 }
 
 // X or layers/<name>: a dense 2-D dataset, or a csr_matrix / csc_matrix group.
-CsrMatrix read_matrix(hid_t loc, const std::string& name, const Where& w) {
+CsrMatrix read_matrix(hid_t loc, const std::string& name, const Where& w, const BlockSink& sink) {
     const std::string expected = "expected csr_matrix, csc_matrix or a dense 2-D dataset";
     Id obj = h5::open_object(loc, name, Where{w.file, ""});
     if (h5::is_dataset(obj)) {
         std::vector<int64_t> dims = h5::dataset_dims(obj, w);
         if (dims.size() != 2)
             h5::fail_file(w.file, w.field + " is a " + std::to_string(dims.size()) + "-D dataset, " + expected);
-        return read_dense(obj, dims, w);
+        return read_dense(obj, dims, w, sink);
     }
     std::string enc = h5::read_attr_string_or(obj, "encoding-type", "", w);
     if (enc.empty() && h5::attr_exists(obj, "h5sparse_format")) {  // anndata < 0.7 / h5sparse layout
@@ -202,7 +257,7 @@ CsrMatrix read_matrix(hid_t loc, const std::string& name, const Where& w) {
     }
     if (enc != "csr_matrix" && enc != "csc_matrix")
         h5::fail_file(w.file, w.field + " has encoding-type '" + enc + "', " + expected);
-    return read_sparse(obj, enc == "csr_matrix", w);
+    return read_sparse(obj, enc == "csr_matrix", w, sink);
 }
 
 // ---------------------------------------------------------------------------- dataframes
@@ -369,10 +424,10 @@ AnnData h5ad_read_unprobed(const std::string& path, const H5adReadOptions& opt) 
         a.matrix = "layers/" + opt.layer;
     }
     if (opt.layer.empty()) {
-        a.X = read_matrix(file, "X", Where{path, "X"});
+        a.X = read_matrix(file, "X", Where{path, "X"}, opt.X_blocks);
     } else {
         Id layers = h5::open_group(file, "layers", Where{path, ""});
-        a.X = read_matrix(layers, opt.layer, Where{path, a.matrix});
+        a.X = read_matrix(layers, opt.layer, Where{path, a.matrix}, opt.X_blocks);
     }
     a.obs = read_dataframe(file, "obs", opt.obs_columns, path);
     a.var = read_dataframe(file, "var", opt.var_columns, path);

@@ -65,7 +65,8 @@ std::string cache_key(const nlohmann::json& cfg) {
     h.update_string(std::string(kMagic) + " v" + std::to_string(kVersion));
     h.update_string(cfg.at("data").dump());
     nlohmann::json pp = cfg.at("preprocess");
-    pp.erase("cache_dir");  // where the cache lives does not change its content
+    pp.erase("cache_dir");            // where the cache lives does not change its content,
+    pp.erase("counts_in_memory_mb");  // nor whether its matrices were held in memory
     h.update_string(pp.dump());
     // OT matching on the GPU (f32) may pick another control on near-ties than the CPU (f64): key by the device used.
     std::string dev = pp.at("device").get<std::string>();
@@ -85,21 +86,44 @@ std::string default_cache_dir(const nlohmann::json& cfg) {
     return "";
 }
 
+// A file-backed matrix is copied in blocks (indices, then values: the layout of vec()), never loaded whole.
 static void write_csr(io::BinaryWriter& w, const Csr& m) {
     w.pod(m.rows);
     w.pod(m.cols);
     w.vec(m.indptr);
-    w.vec(m.indices);
-    w.vec(m.data);
+    if (!m.on_disk()) {
+        w.vec(m.indices);
+        w.vec(m.data);
+        return;
+    }
+    for (int pass = 0; pass < 2; ++pass) {
+        w.pod<uint64_t>((uint64_t)m.nnz());
+        m.for_each_block(1 << 22, [&](int64_t r0, int64_t nr, int64_t k0, const int32_t* idx, const float* val) {
+            const size_t n = (size_t)(m.indptr[r0 + nr] - k0);
+            if (pass == 0) w.array(idx, n);
+            else w.array(val, n);
+        });
+    }
 }
 
-static Csr read_csr(io::BinaryReader& r) {
+// Matrices whose arrays exceed `budget` bytes stay in the cache file and are read row by row (csr.h).
+static Csr read_csr(io::BinaryReader& r, uint64_t budget, const std::string& path) {
     Csr m;
     m.rows = r.pod<int64_t>();
     m.cols = r.pod<int64_t>();
     m.indptr = r.vec<int64_t>();
-    m.indices = r.vec<int32_t>();
-    m.data = r.vec<float>();
+    GPO_CHECK(!m.indptr.empty(), path << ": corrupt matrix (no row offsets)");
+    if (Csr::array_bytes(m.indptr.back()) <= budget) {
+        m.indices = r.vec<int32_t>();
+        m.data = r.vec<float>();
+        return m;
+    }
+    uint64_t indices_at = 0, values_at = 0;
+    const uint64_t ni = r.skip_vec<int32_t>(indices_at), nv = r.skip_vec<float>(values_at);
+    GPO_CHECK((int64_t)ni == m.indptr.back() && (int64_t)nv == m.indptr.back(),
+              path << ": corrupt matrix (" << ni << " indices and " << nv << " values for " << m.indptr.back()
+                   << " entries)");
+    m.file = CsrFile::open(path, indices_at, values_at);
     return m;
 }
 
@@ -150,7 +174,7 @@ void dataset_save(const Dataset& ds, const std::string& path, const std::string&
     });
 }
 
-bool dataset_load(const std::string& path, const std::string& key, Dataset& out) {
+bool dataset_load(const std::string& path, const std::string& key, Dataset& out, uint64_t budget) {
     io::BinaryReader r(path);
     if (!r.is_open()) return false;
     // A cheap look at the header first: another version or key is not an error, just not this cache.
@@ -173,7 +197,7 @@ bool dataset_load(const std::string& path, const std::string& key, Dataset& out)
     ds.gene_treatment = r.vec<int>();
     ds.labels = r.strs();
     ds.obs_names = r.strs();
-    ds.counts = read_csr(r);
+    ds.counts = read_csr(r, budget, path);
     ds.library = r.vec<float>();
     std::vector<int64_t> toff = r.vec<int64_t>();
     std::vector<int> tval = r.vec<int>();
@@ -190,7 +214,7 @@ bool dataset_load(const std::string& path, const std::string& key, Dataset& out)
     ds.norm_std = r.vec<float>();
     ds.matched_control = r.vec<int64_t>();
     ds.normalize_target = r.pod<double>();
-    ds.cf_counts = read_csr(r);
+    ds.cf_counts = read_csr(r, budget, path);
     ds.has_cf = r.vec<uint8_t>();
     ds.plate_count = r.vec<double>();
     for (double& f : ds.n_fail) f = r.pod<double>();
@@ -199,6 +223,10 @@ bool dataset_load(const std::string& path, const std::string& key, Dataset& out)
     validate_dataset(ds, path);
     out = std::move(ds);
     return true;
+}
+
+uint64_t memory_budget_bytes(const nlohmann::json& cfg) {
+    return (uint64_t)(cfg.at("preprocess").at("counts_in_memory_mb").get<double>() * 1048576.0);
 }
 
 Dataset load_dataset(const nlohmann::json& cfg, LoadInfo* info, const std::string& cache_dir) {
@@ -210,7 +238,7 @@ Dataset load_dataset(const nlohmann::json& cfg, LoadInfo* info, const std::strin
     if (!dir.empty()) {
         li.cache_file = (fs::path(dir) / (key + ".gpods")).string();
         try {
-            li.from_cache = dataset_load(li.cache_file, key, ds);
+            li.from_cache = dataset_load(li.cache_file, key, ds, memory_budget_bytes(cfg));
         } catch (const Error& e) {  // a damaged cache is never fatal: it is rebuilt
             std::fprintf(stderr, "preprocess: the cache %s is damaged (%s); rebuilding it\n", li.cache_file.c_str(),
                          e.what());

@@ -6,6 +6,7 @@
 // $XDG_CACHE_HOME/gpo-engine, else ~/.cache/gpo-engine (no cache when none can be created).
 #pragma once
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <string>
 
 #include "engine/data/dataset.h"
@@ -16,8 +17,11 @@ std::string cache_key(const nlohmann::json& cfg);
 std::string default_cache_dir(const nlohmann::json& cfg);  // "" when there is none
 void dataset_save(const Dataset& ds, const std::string& path, const std::string& key);  // atomic
 // Loads a cache file; returns false (and leaves ds untouched) when the file is missing or for another key/version.
-// Throws for a file that claims to be a cache but is corrupt.
-bool dataset_load(const std::string& path, const std::string& key, Dataset& ds);
+// Throws for a file that claims to be a cache but is corrupt. A count matrix whose arrays exceed budget_bytes is
+// not loaded: it is read row by row from the cache file when used (csr.h).
+bool dataset_load(const std::string& path, const std::string& key, Dataset& ds, uint64_t budget_bytes = UINT64_MAX);
+// preprocess.counts_in_memory_mb in bytes.
+uint64_t memory_budget_bytes(const nlohmann::json& cfg);
 
 struct LoadInfo {
     bool from_cache = false;

@@ -14,19 +14,15 @@ namespace gpo::data {
 
 const char* split_name(int s) { return s == SPLIT_TRAIN ? "train" : s == SPLIT_VAL ? "val" : "test"; }
 
-double Csr::row_sum(int64_t r) const {
-    double s = 0;
-    for (int64_t k = indptr[r]; k < indptr[r + 1]; ++k) s += data[k];
-    return s;
-}
-
 void Dataset::treatment_expression(int64_t n, float* out) const {
     for (int64_t t = 0; t < T; ++t) out[t] = 0.f;
     double lib = library[n];
     if (lib <= 0) return;
-    for (int64_t k = counts.indptr[n]; k < counts.indptr[n + 1]; ++k) {
-        int t = gene_treatment[counts.indices[k]];
-        if (t >= 0) out[t] = (float)std::log1p(counts.data[k] * normalize_target / lib);
+    thread_local RowBuffer buf;
+    const CsrRow e = counts.row(n, buf);
+    for (int64_t k = 0; k < e.n; ++k) {
+        int t = gene_treatment[e.idx[k]];
+        if (t >= 0) out[t] = (float)std::log1p(e.val[k] * normalize_target / lib);
     }
 }
 
@@ -64,14 +60,21 @@ namespace {
 
 void check_csr(const Csr& m, int64_t rows, int64_t cols, const std::string& what, const char* name) {
     GPO_CHECK(m.rows == rows && m.cols == cols && (int64_t)m.indptr.size() == rows + 1 && m.indptr.front() == 0 &&
-                  m.indptr.back() == (int64_t)m.indices.size() && m.indices.size() == m.data.size(),
+                  (m.on_disk() ? m.indices.empty() && m.data.empty()
+                               : m.indptr.back() == (int64_t)m.indices.size() && m.indices.size() == m.data.size()),
               what << ": corrupt " << name << " (shape " << m.rows << " x " << m.cols << ", expected " << rows
                    << " x " << cols << ")");
     for (int64_t r = 0; r < rows; ++r)
         GPO_CHECK(m.indptr[r] <= m.indptr[r + 1], what << ": corrupt " << name << " (row offsets decrease at " << r << ")");
-    for (int32_t c : m.indices)
-        GPO_CHECK(c >= 0 && c < cols, what << ": corrupt " << name << " (column index " << c << " of " << cols << ")");
-    for (float v : m.data) GPO_CHECK(std::isfinite(v) && v >= 0, what << ": corrupt " << name << " (value " << v << ")");
+    // One streaming pass (blocks of 16 M entries) whether the arrays are in memory or in a file.
+    m.for_each_block(1 << 24, [&](int64_t r0, int64_t nr, int64_t k0, const int32_t* idx, const float* val) {
+        const int64_t n = m.indptr[r0 + nr] - k0;
+        for (int64_t k = 0; k < n; ++k) {
+            GPO_CHECK(idx[k] >= 0 && idx[k] < cols,
+                      what << ": corrupt " << name << " (column index " << idx[k] << " of " << cols << ")");
+            GPO_CHECK(std::isfinite(val[k]) && val[k] >= 0, what << ": corrupt " << name << " (value " << val[k] << ")");
+        }
+    });
 }
 
 template <class V>

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/data/csr.h"
+
 namespace gpo::data {
 
 enum Split : uint8_t { SPLIT_TRAIN = 0, SPLIT_VAL = 1, SPLIT_TEST = 2 };
@@ -23,15 +25,6 @@ void validate_dataset(const Dataset& ds, const std::string& what);
 // docs/data.md), split (train/val/test), qc_fail (0/1), matched_control (obs name of the OT-matched control cell,
 // empty when none), has_counterfactual (0/1). pandas.read_csv(path, index_col=0) lines it up with adata.obs.
 void write_cell_table(const Dataset& ds, const std::string& path);
-
-// Row-major CSR of float values.
-struct Csr {
-    int64_t rows = 0, cols = 0;
-    std::vector<int64_t> indptr{0};
-    std::vector<int32_t> indices;
-    std::vector<float> data;
-    double row_sum(int64_t r) const;
-};
 
 struct Dataset {
     std::string source;                       // the .h5ad path

@@ -27,8 +27,11 @@ std::vector<std::vector<int64_t>> epoch_batches(const Dataset& ds, int split, in
 static Tensor dense_rows(const Csr& m, const std::vector<int64_t>& cells, DType dt) {
     const int64_t B = (int64_t)cells.size();
     std::vector<double> v((size_t)(B * m.cols), 0.0);
-    for (int64_t i = 0; i < B; ++i)
-        for (int64_t k = m.indptr[cells[i]]; k < m.indptr[cells[i] + 1]; ++k) v[i * m.cols + m.indices[k]] = m.data[k];
+    RowBuffer buf;
+    for (int64_t i = 0; i < B; ++i) {
+        const CsrRow e = m.row(cells[i], buf);
+        for (int64_t k = 0; k < e.n; ++k) v[i * m.cols + e.idx[k]] = e.val[k];
+    }
     return Tensor::from_vector({B, m.cols}, v, dt);
 }
 

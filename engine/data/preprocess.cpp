@@ -137,7 +137,9 @@ std::vector<std::string> gene_names_from_column(const io::Column& c, const std::
 void normalized_row(const Csr& X, int64_t r, double lib, double target, std::vector<double>& out) {
     std::fill(out.begin(), out.end(), 0.0);
     if (lib <= 0) return;
-    for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) out[X.indices[k]] = std::log1p(X.data[k] * target / lib);
+    thread_local RowBuffer buf;
+    const CsrRow e = X.row(r, buf);
+    for (int64_t k = 0; k < e.n; ++k) out[e.idx[k]] = std::log1p(e.val[k] * target / lib);
 }
 
 // What the stages of preprocess_dataset share while one file is read: the data and preprocess sections of the
@@ -147,7 +149,9 @@ struct Context {
     const json& pc;
     std::string file, pert_key, delim, filter_col, qc_col, doublet_col, ext_col, gene_col, split_col;
     LabelRules rules;
-    io::AnnData ad;                               // the file; its X is released once copied (copy_counts)
+    io::AnnData ad;                               // the file without X (ad.X keeps only its shape)
+    Csr file_X;                                   // the file's X, in memory or spilled; released by copy_counts
+    uint64_t budget = 0;                          // preprocess.counts_in_memory_mb in bytes, per count matrix
     int64_t file_rows = 0, dropped_missing = 0;   // rows of the file; kept rows without a label
     std::vector<int64_t> rows;                    // file row of each kept cell
     std::vector<std::vector<std::string>> parts;  // perturbed genes of each kept cell (empty: a control)
@@ -169,6 +173,7 @@ struct Context {
         rules.control.insert(ds.control_label);
         for (const auto& l : dc.at("control_labels")) rules.control.insert(l.get<std::string>());
         for (const auto& l : dc.at("control_parts")) rules.control_parts.insert(l.get<std::string>());
+        budget = (uint64_t)(pc.at("counts_in_memory_mb").get<double>() * 1048576.0);
     }
 };
 
@@ -184,22 +189,33 @@ void read_file(Context& c) {
         if (!col.empty()) ro.var_columns.push_back(col);
     if (ro.var_columns.empty()) ro.var_columns = {io::kNoColumns};  // read no var columns (only the index)
     ro.read_uns = false;
+    // X arrives in row blocks: checked for raw counts and appended to a builder that spills to a temporary file
+    // once past the memory budget, so the file's matrix is never held whole beyond it.
+    std::unique_ptr<CsrBuilder> rows;
+    std::string matrix = ro.layer.empty() ? "X" : "layers/" + ro.layer;
+    ro.X_blocks = [&](const io::CsrMatrix& b) {
+        if (!rows) rows = std::make_unique<CsrBuilder>(b.cols, c.budget, default_spill_dir(), c.file + ": " + matrix);
+        for (float v : b.data)
+            GPO_CHECK(std::isfinite(v) && v >= 0 && v == std::floor(v),
+                      c.file << ": " << matrix << " must hold raw counts (non-negative integers), found " << v
+                             << " (set data.counts_layer to the layer with raw counts)");
+        for (int64_t r = 0; r < b.rows; ++r)
+            rows->add_row(b.indices.data() + b.indptr[r], b.data.data() + b.indptr[r], b.indptr[r + 1] - b.indptr[r]);
+    };
     c.ad = io::h5ad_read(c.file, ro);
     c.file_rows = c.ad.X.rows;
+    if (rows) c.file_X = rows->finish();
+    c.file_X.rows = c.ad.X.rows;  // also for a file of 0 rows (no block)
+    c.file_X.cols = c.ad.X.cols;
+    if (!rows) c.file_X.indptr.assign((size_t)c.file_X.rows + 1, 0);
 }
 
 // Raw counts only, unique gene names (symbols from data.gene_name_column when set), consistent shapes.
 void check_matrix_and_names(Context& c) {
     const std::string& file = c.file;
     io::AnnData& ad = c.ad;
-    const io::CsrMatrix& X = ad.X;
+    const io::CsrMatrix& X = ad.X;  // its shape (the values were checked while read)
     const std::string& gene_col = c.gene_col;
-    for (int64_t k = 0; k < X.nnz(); ++k) {
-        float v = X.data[k];
-        GPO_CHECK(std::isfinite(v) && v >= 0 && v == std::floor(v),
-                  file << ": " << ad.matrix << " must hold raw counts (non-negative integers), found " << v
-                       << " (set data.counts_layer to the layer with raw counts)");
-    }
     if (!gene_col.empty()) {  // symbols from a var column (Replogle: Ensembl index, var['gene_name'])
         int64_t renamed = 0;
         ad.var.index = gene_names_from_column(ad.var.at(gene_col), ad.var.index, &renamed);
@@ -271,24 +287,26 @@ void keep_cells(Context& c, Dataset& ds) {
 // The kept rows' counts (CSR), library sizes and the median library size; the file's matrix is released.
 void copy_counts(Context& c, Dataset& ds) {
     const std::string& file = c.file;
-    io::AnnData& ad = c.ad;
-    const io::CsrMatrix& X = ad.X;
     const std::vector<int64_t>& rows = c.rows;
-    // Copy the kept rows' counts (CSR) and library sizes.
-    ds.counts.rows = ds.N;
-    ds.counts.cols = ds.G;
-    for (int64_t n = 0; n < ds.N; ++n) {
-        int64_t r = rows[n];
-        double lib = 0;
-        for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) {
-            ds.counts.indices.push_back(X.indices[k]);
-            ds.counts.data.push_back(X.data[k]);
-            lib += X.data[k];
+    if ((int64_t)rows.size() == c.file_X.rows) {  // every row kept (rows are ascending): the file's matrix as it is
+        ds.counts = std::move(c.file_X);
+    } else {
+        CsrBuilder kept(ds.G, c.budget, default_spill_dir(), file + ": kept cells");
+        RowBuffer buf;
+        for (int64_t r : rows) {
+            const CsrRow e = c.file_X.row(r, buf);
+            kept.add_row(e.idx, e.val, e.n);
         }
-        ds.counts.indptr.push_back((int64_t)ds.counts.data.size());
+        ds.counts = kept.finish();
+    }
+    c.file_X = Csr();  // released (a spill file goes with it)
+    RowBuffer buf;
+    for (int64_t n = 0; n < ds.N; ++n) {
+        const CsrRow e = ds.counts.row(n, buf);
+        double lib = 0;
+        for (int64_t k = 0; k < e.n; ++k) lib += e.val[k];
         ds.library.push_back((float)lib);
     }
-    ad.X = io::CsrMatrix();  // the kept rows are copied: release the file's matrix (peak stays ~2x the CSR)
     {
         std::vector<double> libs(ds.library.begin(), ds.library.end());
         ds.normalize_target = stats::median(libs);
@@ -323,21 +341,39 @@ std::vector<std::string> extended_genes(const Context& c, const Dataset& ds) {
         std::vector<int> cell_label(ds.N);
         std::vector<int64_t> label_size(n_labels, 0);
         for (int64_t n = 0; n < ds.N; ++n) label_size[cell_label[n] = label_id.at(ds.labels[n])]++;
-        // Transpose the counts (CSC) so each gene's non-zeros can be visited: same size as the CSR, never dense.
-        std::vector<int64_t> col_ptr(ds.G + 1, 0);
-        for (int32_t g : ds.counts.indices) col_ptr[g + 1]++;
-        for (int64_t g = 0; g < ds.G; ++g) col_ptr[g + 1] += col_ptr[g];
-        std::vector<int32_t> col_cell(ds.counts.indices.size());
-        std::vector<float> col_val(ds.counts.indices.size());
-        {
+        // The counts transposed (CSC) so each gene's non-zeros can be visited, never dense: for all genes at once
+        // when that fits the memory budget, otherwise for blocks of genes, one pass over the rows per block.
+        std::vector<int64_t> gene_nnz(ds.G + 1, 0);
+        ds.counts.for_each_block(1 << 22, [&](int64_t r0, int64_t nr, int64_t k0, const int32_t* idx, const float*) {
+            for (int64_t k = 0; k < ds.counts.indptr[r0 + nr] - k0; ++k) gene_nnz[idx[k]]++;
+        });
+        std::vector<int64_t> col_ptr;
+        std::vector<int32_t> col_cell;
+        std::vector<float> col_val;
+        int64_t block_lo = 0, block_hi = 0;  // genes [block_lo, block_hi) are transposed
+        auto transpose_block = [&](int64_t lo) {
+            const uint64_t cap = std::max<uint64_t>(c.budget, 1) / (sizeof(int32_t) + sizeof(float));
+            int64_t hi = lo + 1;
+            uint64_t entries = (uint64_t)gene_nnz[lo];
+            while (hi < ds.G && entries + (uint64_t)gene_nnz[hi] <= cap) entries += (uint64_t)gene_nnz[hi++];
+            col_ptr.assign((size_t)(hi - lo + 1), 0);
+            for (int64_t g = lo; g < hi; ++g) col_ptr[g - lo + 1] = col_ptr[g - lo] + gene_nnz[g];
+            col_cell.assign(entries, 0);
+            col_val.assign(entries, 0.f);
             std::vector<int64_t> fill(col_ptr.begin(), col_ptr.end() - 1);
-            for (int64_t n = 0; n < ds.N; ++n)
-                for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k) {
-                    int64_t q = fill[ds.counts.indices[k]]++;
-                    col_cell[q] = (int32_t)n;
-                    col_val[q] = (float)std::log1p(ds.counts.data[k] * ds.normalize_target / ds.library[n]);
-                }
-        }
+            ds.counts.for_each_block(1 << 22, [&](int64_t r0, int64_t nr, int64_t k0, const int32_t* idx,
+                                                   const float* val) {
+                for (int64_t n = r0; n < r0 + nr; ++n)
+                    for (int64_t k = ds.counts.indptr[n] - k0; k < ds.counts.indptr[n + 1] - k0; ++k) {
+                        if (idx[k] < lo || idx[k] >= hi) continue;
+                        int64_t q = fill[idx[k] - lo]++;
+                        col_cell[q] = (int32_t)n;
+                        col_val[q] = (float)std::log1p(val[k] * ds.normalize_target / ds.library[n]);
+                    }
+            });
+            block_lo = lo;
+            block_hi = hi;
+        };
         // Per gene and label: sorted non-zero values of log1p(normalize_total); zeros are counted, not stored.
         // Wilcoxon vs control, BH over genes per label, scanpy's log2 fold change.
         std::vector<std::vector<double>> pvals(n_labels, std::vector<double>(ds.G, 1.0));
@@ -348,8 +384,10 @@ std::vector<std::string> extended_genes(const Context& c, const Dataset& ds) {
         if ((int64_t)n_labels * ds.G > 2000000) bar = std::make_unique<io::Progress>("preprocess: extended genes");
         for (int64_t g = 0; g < ds.G; ++g) {
             if (bar && g % 64 == 0) bar->update(g, ds.G, "genes");
+            if (g >= block_hi) transpose_block(g);
             for (auto& v : by_label) v.clear();
-            for (int64_t q = col_ptr[g]; q < col_ptr[g + 1]; ++q) by_label[cell_label[col_cell[q]]].push_back(col_val[q]);
+            for (int64_t q = col_ptr[g - block_lo]; q < col_ptr[g - block_lo + 1]; ++q)
+                by_label[cell_label[col_cell[q]]].push_back(col_val[q]);
             for (auto& v : by_label) std::sort(v.begin(), v.end());
             auto mean_of = [&](int l) {
                 double s = 0;
@@ -446,12 +484,14 @@ void qc_flags(const Context& c, Dataset& ds) {
             is_hb[g] = c.haemoglobin;
         }
         std::vector<double> umi(ds.N), ngenes(ds.N), mt(ds.N), ribo(ds.N), hb(ds.N);
+        RowBuffer buf;
         for (int64_t n = 0; n < ds.N; ++n) {
             double s_mt = 0, s_ribo = 0, s_hb = 0;
             int64_t nz = 0;
-            for (int64_t q = ds.counts.indptr[n]; q < ds.counts.indptr[n + 1]; ++q) {
-                int g = ds.counts.indices[q];
-                double v = ds.counts.data[q];
+            const CsrRow e = ds.counts.row(n, buf);
+            for (int64_t q = 0; q < e.n; ++q) {
+                int g = e.idx[q];
+                double v = e.val[q];
                 nz += v > 0;
                 if (is_mt[g]) s_mt += v;
                 if (is_ribo[g]) s_ribo += v;
@@ -549,12 +589,14 @@ void normalisation_statistics(const Context& c, Dataset& ds) {
         double n_tr = 0;
         for (uint8_t s : ds.split) n_tr += s == SPLIT_TRAIN;
         GPO_CHECK(n_tr >= 2, file << ": the train split needs at least 2 cells for the normalisation statistics");
+        RowBuffer buf;
         for (int64_t n = 0; n < ds.N; ++n) {
             if (ds.split[n] != SPLIT_TRAIN) continue;
-            for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k) {
-                double y = std::log1p(ds.counts.data[k]);
-                sum[ds.counts.indices[k]] += y;
-                sq[ds.counts.indices[k]] += y * y;
+            const CsrRow e = ds.counts.row(n, buf);
+            for (int64_t k = 0; k < e.n; ++k) {
+                double y = std::log1p(e.val[k]);
+                sum[e.idx[k]] += y;
+                sq[e.idx[k]] += y * y;
             }
         }
         for (int64_t g = 0; g < ds.G; ++g) {
@@ -627,9 +669,10 @@ void counterfactual_profiles(const Context& c, Dataset& ds) {
     HostRng cf_rng(c.pc.at("split_seed").get<uint64_t>(), 11);
     std::map<std::tuple<std::string, int, int>, std::vector<int64_t>> groups;  // (label, split, qc) -> cells
     for (int64_t n = 0; n < ds.N; ++n) groups[{ds.labels[n], ds.split[n], ds.qc[n]}].push_back(n);
-    ds.cf_counts.rows = ds.N;
-    ds.cf_counts.cols = ds.G;
+    CsrBuilder cf(ds.G, c.budget, default_spill_dir(), c.file + ": counterfactual profiles");
     ds.has_cf.assign(ds.N, 0);
+    std::vector<int32_t> cf_idx;
+    std::vector<float> cf_val;
     std::vector<std::vector<float>> scratch(ds.G);
     std::vector<int64_t> drawn;
     for (int64_t n = 0; n < ds.N; ++n) {
@@ -638,16 +681,18 @@ void counterfactual_profiles(const Context& c, Dataset& ds) {
             const std::vector<int64_t>& cand = it->second;
             drawn.assign(std::min<size_t>(cand.size(), (size_t)max_cells), 0);
             for (int64_t& r : drawn) r = cand[cf_rng.below(cand.size())];
-            const size_t first = ds.cf_counts.data.size();
             for (const auto& [g, v] : lower_median_profile(ds.counts, drawn, scratch)) {
-                ds.cf_counts.indices.push_back(g);
-                ds.cf_counts.data.push_back(v);
+                cf_idx.push_back(g);
+                cf_val.push_back(v);
             }
             // Only a non-zero profile counts as a counterfactual (the reference's cfX.sum(1) != 0).
-            ds.has_cf[n] = ds.cf_counts.data.size() > first;
+            ds.has_cf[n] = !cf_idx.empty();
         }
-        ds.cf_counts.indptr.push_back((int64_t)ds.cf_counts.data.size());
+        cf.add_row(cf_idx.data(), cf_val.data(), (int64_t)cf_idx.size());
+        cf_idx.clear();
+        cf_val.clear();
     }
+    ds.cf_counts = cf.finish();
 }
 
 // Plate counts per split (N_t, QC fails) and the bookkeeping of dropped rows.
@@ -689,12 +734,15 @@ std::vector<std::pair<int, float>> lower_median_profile(const Csr& X, const std:
     const int k = (int)drawn.size(), h = (k - 1) / 2;  // the lower median is the h-th smallest of k values
     scratch.resize((size_t)X.cols);
     std::vector<int> touched;
-    for (int64_t r : drawn)
-        for (int64_t q = X.indptr[r]; q < X.indptr[r + 1]; ++q) {
-            int g = X.indices[q];
+    thread_local RowBuffer buf;
+    for (int64_t r : drawn) {
+        const CsrRow e = X.row(r, buf);
+        for (int64_t q = 0; q < e.n; ++q) {
+            int g = e.idx[q];
             if (scratch[g].empty()) touched.push_back(g);
-            scratch[g].push_back(X.data[q]);
+            scratch[g].push_back(e.val[q]);
         }
+    }
     std::sort(touched.begin(), touched.end());
     std::vector<std::pair<int, float>> out;
     for (int g : touched) {

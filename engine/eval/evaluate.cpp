@@ -38,7 +38,9 @@ json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 // The perturbseq transform of one CSR row into `out` (G values).
 void transform_row(const data::Csr& X, int64_t r, std::vector<double>& dense, std::vector<double>& out) {
     std::fill(dense.begin(), dense.end(), 0.0);
-    for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) dense[X.indices[k]] = X.data[k];
+    thread_local data::RowBuffer buf;
+    const data::CsrRow e = X.row(r, buf);
+    for (int64_t k = 0; k < e.n; ++k) dense[e.idx[k]] = e.val[k];
     ate_transform_row(dense.data(), (int64_t)dense.size(), out.data());
 }
 
@@ -58,10 +60,10 @@ bool evaluated(const data::Dataset& ds, int64_t n, int split, int control_split)
 
 // Appends dataset row n (its raw counts and label) to `c`, whose counts.indptr starts with 0.
 void append_cell(LabelledCells& c, const data::Dataset& ds, int64_t n) {
-    for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1]; ++k) {
-        c.counts.indices.push_back(ds.counts.indices[k]);
-        c.counts.data.push_back(ds.counts.data[k]);
-    }
+    thread_local data::RowBuffer buf;
+    const data::CsrRow e = ds.counts.row(n, buf);
+    c.counts.indices.insert(c.counts.indices.end(), e.idx, e.idx + e.n);
+    c.counts.data.insert(c.counts.data.end(), e.val, e.val + e.n);
     c.counts.indptr.push_back((int64_t)c.counts.data.size());
     c.labels.push_back(ds.labels[n]);
     c.counts.rows = (int64_t)c.labels.size();

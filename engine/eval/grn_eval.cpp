@@ -42,15 +42,17 @@ GrnExpression grn_expression_from_dataset(const data::Dataset& ds, int split) {
     for (int64_t n : cells) libs.push_back(ds.library[n]);
     const double target = stats::median(libs);
     std::vector<double> row(P);
+    data::RowBuffer buf;
     for (int64_t n : cells) {
         const auto& tr = ds.treatments[n];
         int64_t group = tr.empty() ? -1 : (tr.size() == 1 && tr[0] < P ? tr[0] : -2);
         if (group == -2) continue;  // combinations and extended-gene treatments are not used
         std::fill(row.begin(), row.end(), 0.0);
         double lib = ds.library[n];
-        for (int64_t k = ds.counts.indptr[n]; k < ds.counts.indptr[n + 1] && lib > 0; ++k) {
-            int t = ds.gene_treatment[ds.counts.indices[k]];
-            if (t >= 0 && t < P) row[t] = std::log1p((double)ds.counts.data[k] * target / lib);
+        const data::CsrRow e = ds.counts.row(n, buf);
+        for (int64_t k = 0; k < e.n && lib > 0; ++k) {
+            int t = ds.gene_treatment[e.idx[k]];
+            if (t >= 0 && t < P) row[t] = std::log1p((double)e.val[k] * target / lib);
         }
         std::vector<double>& dst = group < 0 ? y.control : y.perturbed[group];
         dst.insert(dst.end(), row.begin(), row.end());

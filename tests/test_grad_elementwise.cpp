@@ -145,6 +145,21 @@ TEST(GradElementwise, NanToNumValuesAndMask) {
     EXPECT_EQ(grad[0], 0.0);
 }
 
+TEST(GradElementwise, NanToNumPassesFiniteTensorsThrough) {
+    // A finite x is returned as it is (no copy, gradient straight to x); one non-finite value anywhere, here in the
+    // last of several check chunks, makes the op run.
+    Tensor x = random_tensor({3, 200000}, DType::F64, 43);
+    Tape t;
+    Var vx = t.input(x);
+    EXPECT_EQ(ops::nan_to_num(t, vx, 0.0, 0.0, 0.0).id, vx.id);
+    Tensor y = x.clone();
+    y.f64()[y.numel() - 1] = kInf;
+    Var vy = t.input(y);
+    Var out = ops::nan_to_num(t, vy, 0.0, 5.0, 0.0);
+    EXPECT_NE(out.id, vy.id);
+    EXPECT_EQ(t.value(out).to_vector().back(), 5.0);
+}
+
 TEST(GradElementwise, BinaryOps) {
     Tensor a = random_tensor({3, 5}, DType::F64, 41), b = random_tensor({3, 5}, DType::F64, 42);
     Tape t;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
 #include "tests/harness.h"
 
@@ -138,4 +139,28 @@ TEST(GradReduce, BadAxisNamesOpAndShape) {
         }
     }
     EXPECT_THROW(ops::mean(t, t.constant(Tensor::zeros({2, 0}, DType::F64)), 1), Error);  // mean of nothing
+}
+
+TEST(GradReduce, SigmoidMeanEqualsTheUnfusedOps) {
+    // Logits of both signs and of large size (the stable form on each side); the finite-difference check in double.
+    Tensor x = random_tensor({7, 9}, DType::F64, 5, -20, 20);
+    test::expect_grad_matches("sigmoid_mean", [](Tape& t, const std::vector<Var>& v) { return ops::sigmoid_mean(t, v[0]); },
+                              {x});
+    // Against mean_all(sigmoid(x)): the same value and gradient bit for bit (same formula, same order of additions)
+    // up to one 2^20-element chunk, in f32 and f64; past it the chunk sums are added in order (relative 1e-12
+    // bounds the reordering of ~2^21 double additions of terms in (0, 1)).
+    for (DType dt : {DType::F32, DType::F64})
+        for (int64_t n : {int64_t(63 * 63), int64_t(1) << 20, (int64_t(1) << 21) + 17}) {
+            Tensor v = random_tensor({n}, dt, 6, -8, 8);
+            Tape a, b;
+            Var va = a.input(v), vb = b.input(v);
+            Var fused = ops::sigmoid_mean(a, va);
+            Var plain = ops::mean_all(b, ops::sigmoid(b, vb));
+            a.backward(ops::scale(a, fused, 3.0));
+            b.backward(ops::scale(b, plain, 3.0));
+            const double fa = a.value(fused).item(), fb = b.value(plain).item();
+            if (n <= (int64_t(1) << 20)) EXPECT_EQ(fa, fb) << n;
+            else EXPECT_NEAR(fa, fb, 1e-12 * std::fabs(fb)) << n;
+            EXPECT_EQ(a.grad(va).to_vector(), b.grad(vb).to_vector()) << "n " << n;
+        }
 }

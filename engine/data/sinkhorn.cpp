@@ -19,10 +19,14 @@ std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vecto
     // K_ij = exp(-C_ij / reg), C_ij = |x_i - y_j| / cost_scale. Squared distances as |x|^2 + |y|^2 - 2 x.y with
     // one GEMM (the features are the perturbed genes: hundreds of columns at reference scale).
     std::vector<double> K(n * m), sx(n, 0.0), sy(m, 0.0);
-    for (size_t i = 0; i < n; ++i)
-        for (int k = 0; k < d; ++k) sx[i] += src[i * d + k] * src[i * d + k];
-    for (size_t j = 0; j < m; ++j)
-        for (int k = 0; k < d; ++k) sy[j] += dst[j * d + k] * dst[j * d + k];
+    // Accumulated in a local (the same sums in the same order as into the array, without a store per term).
+    auto sq_norm = [d](const double* x) {
+        double s = 0;
+        for (int k = 0; k < d; ++k) s += x[k] * x[k];
+        return s;
+    };
+    for (size_t i = 0; i < n; ++i) sx[i] = sq_norm(src.data() + i * d);
+    for (size_t j = 0; j < m; ++j) sy[j] = sq_norm(dst.data() + j * d);
     cpu::gemm(false, true, (int)n, (int)m, d, -2.0, src.data(), dst.data(), 0.0, K.data());
     for (size_t i = 0; i < n; ++i)
         for (size_t j = 0; j < m; ++j) {

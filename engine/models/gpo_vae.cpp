@@ -308,7 +308,7 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
     }
     Var sp;
     if (cfg_.sparsity_coeff != 0.0 && batch.global_terms) {  // batch-independent: once per global batch
-        sp = ops::scale(tape, ops::mean_all(tape, ops::sigmoid(tape, What)), cfg_.sparsity_coeff);
+        sp = ops::scale(tape, ops::sigmoid_mean(tape, What), cfg_.sparsity_coeff);  // fused: no T x T temporaries
         total = ops::add(tape, total, sp);
     }
 

@@ -22,7 +22,8 @@ Var abs(Tape& tape, Var x);                     // d|x|/dx = sign(x), 0 at 0 (to
 Var leaky_relu(Tape& tape, Var x, double negative_slope = 0.01);  // gradient 1 where x > 0, else slope (torch)
 // clamp to [lo, hi]; gradient passes where lo <= x <= hi (inclusive, as torch.clamp), else 0.
 Var clamp(Tape& tape, Var x, double lo, double hi);
-// NaN -> nan, +inf -> posinf, -inf -> neginf; gradient passes where x is finite, else 0 (torch.nan_to_num).
+// NaN -> nan, +inf -> posinf, -inf -> neginf; gradient passes where x is finite, else 0 (torch.nan_to_num). On the
+// CPU an x without a non-finite value is returned as it is (the same Var: identity and gradient are exact).
 Var nan_to_num(Tape& tape, Var x, double nan, double posinf, double neginf);
 // Broadcast x to `shape` (numpy rules: x has the same number of dims, each 1 or equal); backward sums.
 Var broadcast_to(Tape& tape, Var x, const Shape& shape);

@@ -3,7 +3,10 @@
 // dims left is stored as shape {1}.
 #include "engine/ops/reduce.h"
 
+#include <vector>
+
 #include "engine/ops/dispatch.h"
+#include "engine/parallel.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cuda/reduce.h"
 
@@ -92,6 +95,48 @@ Var mean_all(Tape& tape, Var x) {
     check_same_kind("mean_all", {&X});
     GPO_CHECK(X.numel() > 0, "op mean_all: x is empty, " << X.describe());
     return scaled_sum(tape, "mean_all", x, view_all(X), 1.0 / (double)X.numel());
+}
+
+Var sigmoid_mean(Tape& tape, Var x) {
+    const Tensor& X = tape.value(x);
+    check_same_kind("sigmoid_mean", {&X});
+    const int64_t n = X.numel();
+    GPO_CHECK(n > 0, "op sigmoid_mean: x is empty, " << X.describe());
+    constexpr int64_t kChunk = 1 << 20;  // fixed chunks: the sum does not depend on the thread count
+    Tensor Y = Tensor::empty({1}, X.dtype, X.device);
+    if (Y.is_cuda()) {
+        GPO_CUDA(cuda::sigmoid_mean_forward(Y.f32(), X.f32(), n));
+    } else {
+        dispatch_cpu(Y, "sigmoid_mean", [&](auto tag) {
+            using T = decltype(tag);
+            const T* xp = X.ptr<T>();
+            std::vector<double> part((size_t)((n + kChunk - 1) / kChunk));
+            parallel_ranges(n, kChunk, [&](int64_t lo, int64_t hi) {
+                part[(size_t)(lo / kChunk)] = cpu::sigmoid_sum<T>(xp + lo, hi - lo);
+            });
+            double acc = 0;
+            for (double p : part) acc += p;
+            Y.ptr<T>()[0] = (T)(acc * (1.0 / (double)n));
+        });
+    }
+    return tape.record("sigmoid_mean", Y, {x}, [x, n](Tape& t, const Tensor& dY) {
+        Tensor* dX = t.grad_target(x);
+        if (!dX) return;
+        const Tensor& X = t.value(x);
+        if (dY.is_cuda()) {
+            GPO_CUDA(cuda::sigmoid_mean_backward(dX->f32(), dY.f32(), X.f32(), n));
+        } else {
+            dispatch_cpu(dY, "sigmoid_mean", [&](auto tag) {
+                using T = decltype(tag);
+                const T g = (T)((1.0 / (double)n) * (double)dY.ptr<T>()[0]);
+                T* dx = dX->ptr<T>();
+                const T* xp = X.ptr<T>();
+                parallel_ranges(n, 1 << 16, [&](int64_t lo, int64_t hi) {
+                    cpu::sigmoid_mean_backward<T>(dx + lo, xp + lo, hi - lo, g);
+                });
+            });
+        }
+    });
 }
 
 Var logsumexp(Tape& tape, Var x, int axis) {

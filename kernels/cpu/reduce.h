@@ -26,6 +26,31 @@ void sum_axis_backward(T* dx, const T* dy, int64_t outer, int64_t n, int64_t inn
             for (int64_t i = 0; i < inner; ++i) dx[(o * n + k) * inner + i] += (T)(scale * (double)dy[o * inner + i]);
 }
 
+// The GPO-VAE mask sparsity term, fused (docs/model.md §4.5): sum over x[0, n) of sigmoid(x) (the stable form of
+// UnaryOp::Sigmoid, evaluated in T and added in double, in order). The op sums fixed chunks of these and adds the
+// chunk sums in order.
+template <class T>
+double sigmoid_sum(const T* x, int64_t n) {
+    double acc = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const T v = x[i];
+        const T s = v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
+        acc += (double)s;
+    }
+    return acc;
+}
+
+// dx[0, n) += g * s * (1 - s), s = sigmoid(x), g = d loss / d mean times 1 / numel (in T, as the unfused
+// sigmoid-then-mean backward computes it).
+template <class T>
+void sigmoid_mean_backward(T* dx, const T* x, int64_t n, T g) {
+    for (int64_t i = 0; i < n; ++i) {
+        const T v = x[i];
+        const T s = v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
+        dx[i] += g * s * (T(1) - s);
+    }
+}
+
 // y (outer, inner) = m + log sum_k exp(x[:, k, :] - m), m = max_k x (shift 0 when m is not finite, so an all -inf
 // slice gives -inf and a +inf entry gives +inf, as torch). x is (outer, n, inner), n >= 1.
 template <class T>

@@ -195,3 +195,68 @@ void logsumexp_backward(float* dx, const float* dy, const float* x, const float*
 }
 
 }  // namespace gpo::cuda
+
+// ---------------------------------------------------------------------------- fused sigmoid mean (mask sparsity)
+namespace gpo::cuda {
+
+namespace {
+
+constexpr int kSigmoidMeanBlocks = 1024;  // fixed grid: the partial sums and their order depend on n only
+
+__device__ float stable_sigmoid(float v) {
+    float e = expf(-fabsf(v));
+    return v >= 0.f ? 1.f / (1.f + e) : e / (1.f + e);
+}
+
+__global__ void sigmoid_sum_partial_kernel(float* partial, const float* x, int64_t n) {
+    using BlockReduce = cub::BlockReduce<float, BLOCK>;
+    __shared__ typename BlockReduce::TempStorage tmp;
+    float acc = 0.f;
+    for (int64_t i = (int64_t)blockIdx.x * BLOCK + threadIdx.x; i < n; i += (int64_t)gridDim.x * BLOCK)
+        acc += stable_sigmoid(x[i]);
+    float total = BlockReduce(tmp).Sum(acc);
+    if (threadIdx.x == 0) partial[blockIdx.x] = total;
+}
+
+__global__ void sigmoid_mean_finish_kernel(float* y, const float* partial, int blocks, float scale) {
+    using BlockReduce = cub::BlockReduce<float, BLOCK>;
+    __shared__ typename BlockReduce::TempStorage tmp;
+    float acc = 0.f;
+    for (int b = threadIdx.x; b < blocks; b += BLOCK) acc += partial[b];
+    float total = BlockReduce(tmp).Sum(acc);
+    if (threadIdx.x == 0) y[0] = total * scale;
+}
+
+__global__ void sigmoid_mean_backward_kernel(float* dx, const float* dy, const float* x, int64_t n, float scale) {
+    const float g = dy[0] * scale;
+    GRID_STRIDE(i, n) {
+        float s = stable_sigmoid(x[i]);
+        dx[i] += g * s * (1.f - s);
+    }
+}
+
+}  // namespace
+
+void sigmoid_mean_forward(float* y, const float* x, int64_t n) {
+    if (n <= 0) {
+        CUDA_CHECK(cudaMemsetAsync(y, 0, sizeof(float), stream()));
+        return;
+    }
+    int64_t want = (n + BLOCK - 1) / BLOCK;
+    const int blocks = (int)(want < kSigmoidMeanBlocks ? want : kSigmoidMeanBlocks);
+    float* partial = nullptr;
+    CUDA_CHECK(cudaMallocAsync(&partial, (size_t)blocks * sizeof(float), stream()));
+    sigmoid_sum_partial_kernel<<<blocks, BLOCK, 0, stream()>>>(partial, x, n);
+    CUDA_CHECK_LAUNCH();
+    sigmoid_mean_finish_kernel<<<1, BLOCK, 0, stream()>>>(y, partial, blocks, 1.f / (float)n);
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaFreeAsync(partial, stream()));
+}
+
+void sigmoid_mean_backward(float* dx, const float* dy, const float* x, int64_t n) {
+    if (n <= 0) return;
+    sigmoid_mean_backward_kernel<<<grid_for(n), BLOCK, 0, stream()>>>(dx, dy, x, n, 1.f / (float)n);
+    CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace gpo::cuda

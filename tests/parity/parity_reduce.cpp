@@ -64,6 +64,11 @@ TEST(ParityReduce, WholeTensorOddSizes) {
                                       {x}, kSumTol);
         test::expect_cuda_matches_cpu("mean_all" + s, [](Tape& t, const std::vector<Var>& v) { return ops::mean_all(t, v[0]); },
                                       {x}, kSumTol);
+        // The fused mask sparsity term: terms in (0, 1), f32 partial sums on the GPU against double on the CPU.
+        Tensor logits = random_tensor({n, n}, DType::F32, 305, -8, 8);
+        test::expect_cuda_matches_cpu("sigmoid_mean" + s,
+                                      [](Tape& t, const std::vector<Var>& v) { return ops::sigmoid_mean(t, v[0]); },
+                                      {logits}, kSumTol);
         // One long slice: logsumexp of a 1-D tensor (one block for the single output).
         Tensor v1 = random_tensor({n * 7}, DType::F32, 304);
         test::expect_cuda_matches_cpu("logsumexp 1-D" + s,

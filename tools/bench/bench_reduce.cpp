@@ -1,6 +1,7 @@
 // Microbenchmarks of the reduction family at reference scale: sum and logsumexp over the particle axis of
 // (5 particles, 2,560 = 512 cells x 5, 100 latent), the per-cell sum over 8,563 genes of a log-likelihood, and a
-// whole-tensor sum (cub::DeviceReduce). GB/s counts the essential f32 traffic, each read and write once.
+// whole-tensor sum (cub::DeviceReduce), and the fused mask sparsity term (sigmoid_mean over T x T). GB/s counts
+// the essential f32 traffic, each read and write once.
 #include "engine/ops/reduce.h"
 #include "tools/bench/bench_util.h"
 
@@ -47,4 +48,9 @@ static gpo::bench::Registrar reg([] {
     add_row("sum_genes_fwd", "2560x8563 axis -1", g * f, {2560, 8563}, [](Tape& t, Var x) { return ops::sum(t, x, -1); },
             false);
     add_row("sum_all_fwd", "2560x8563", g * f, {2560, 8563}, [](Tape& t, Var x) { return ops::sum_all(t, x); }, false);
+    // The mask sparsity term over the T x T logits at the reference T = 1,546: forward reads x once; forward +
+    // backward reads x twice and updates dx (read + write).
+    const double tt = 1546.0 * 1546;
+    add_row("sigmoid_mean_fwd_bwd", "1546x1546", 4 * tt * f, {1546, 1546},
+            [](Tape& t, Var x) { return ops::sigmoid_mean(t, x); }, true);
 });

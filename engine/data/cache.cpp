@@ -22,7 +22,9 @@ namespace gpo::data {
 
 namespace fs = std::filesystem;
 static const char* kMagic = "gpo-engine-dataset";
-static const uint32_t kVersion = 4;  // bump when preprocessing results or the file layout change
+// Bump when preprocessing results or the file layout change (5: labels matched in groups of ~512 cells, where a
+// one-cell label's tie may break differently).
+static const uint32_t kVersion = 5;
 
 // What identifies the input file's content: size, inode and device, modification and status-change times in
 // nanoseconds (a copy with `cp -p` or `rsync -a` keeps the mtime but gets a new ctime or inode), and a hash of its

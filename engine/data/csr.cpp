@@ -81,6 +81,19 @@ void CsrFile::read(int64_t k0, int64_t n, int32_t* idx, float* val) const {
     pread_all(values_fd_, val, (uint64_t)n * sizeof(float), values_at_ + (uint64_t)k0 * sizeof(float), path_);
 }
 
+void CsrFile::will_need(int64_t k0, int64_t n) const {
+    if (n <= 0) return;
+    ::posix_fadvise(indices_fd_, (off_t)(indices_at_ + (uint64_t)k0 * sizeof(int32_t)), (off_t)(n * sizeof(int32_t)),
+                    POSIX_FADV_WILLNEED);
+    ::posix_fadvise(values_fd_, (off_t)(values_at_ + (uint64_t)k0 * sizeof(float)), (off_t)(n * sizeof(float)),
+                    POSIX_FADV_WILLNEED);
+}
+
+void Csr::will_need(const std::vector<int64_t>& rows_wanted) const {
+    if (!file) return;
+    for (int64_t r : rows_wanted) file->will_need(indptr[r], indptr[r + 1] - indptr[r]);
+}
+
 CsrRow Csr::row(int64_t r, RowBuffer& buf) const {
     const int64_t k0 = indptr[r], n = indptr[r + 1] - k0;
     if (!file) return {indices.data() + k0, data.data() + k0, n};

@@ -37,6 +37,8 @@ class CsrFile {
     CsrFile& operator=(const CsrFile&) = delete;
     // Reads entries [k0, k0 + n) into idx / val; throws naming the file on a short read.
     void read(int64_t k0, int64_t n, int32_t* idx, float* val) const;
+    // Asks the kernel to start reading entries [k0, k0 + n) in the background (posix_fadvise WILLNEED); a hint.
+    void will_need(int64_t k0, int64_t n) const;
     const std::string& path() const { return path_; }
 
   private:
@@ -56,6 +58,9 @@ struct Csr {
     int64_t nnz() const { return indptr.empty() ? 0 : indptr.back(); }
     // Row r: pointers into the arrays in memory, or the row read from the file into `buf`.
     CsrRow row(int64_t r, RowBuffer& buf) const;
+    // The read-ahead of a file-backed matrix: the kernel starts reading these rows while the caller computes (a
+    // no-op in memory). The trainer calls it for the next batch's rows, so at most one batch is read ahead.
+    void will_need(const std::vector<int64_t>& rows) const;
     double row_sum(int64_t r) const;
     // Calls fn(first_row, rows, k0, idx, val) over consecutive row blocks of at most ~`entries` entries (at least
     // one row each), in order, where idx[k - k0] and val[k - k0] are entry k (k0 = indptr[first_row]): a streaming

@@ -35,6 +35,15 @@ static Tensor dense_rows(const Csr& m, const std::vector<int64_t>& cells, DType 
     return Tensor::from_vector({B, m.cols}, v, dt);
 }
 
+void read_ahead(const Dataset& ds, const std::vector<int64_t>& cells) {
+    if (!ds.counts.on_disk() && !ds.cf_counts.on_disk()) return;
+    std::vector<int64_t> rows = cells;
+    for (int64_t n : cells)
+        if (ds.matched_control[n] >= 0) rows.push_back(ds.matched_control[n]);
+    ds.counts.will_need(rows);
+    ds.cf_counts.will_need(cells);
+}
+
 models::Batch make_batch(const Dataset& ds, const std::vector<int64_t>& cells, int split, DType dt, Device dev) {
     GPO_CHECK(!cells.empty(), "make_batch: no cells");
     models::Batch b;

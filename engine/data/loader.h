@@ -14,6 +14,9 @@ std::vector<std::vector<int64_t>> epoch_batches(const Dataset& ds, int split, in
                                                 uint64_t epoch, bool shuffle);
 
 models::Batch make_batch(const Dataset& ds, const std::vector<int64_t>& cells, int split, DType dtype, Device device);
+// The read-ahead of a batch whose count matrices are on disk (csr.h): the rows make_batch will read for `cells`
+// (their counts, their matched controls' counts, their counterfactual profiles) are requested from the kernel now.
+void read_ahead(const Dataset& ds, const std::vector<int64_t>& cells);
 
 // Data-parallel shards of a global batch of B cells over `ranks` ranks: rank r takes rows [lo, hi) with
 // lo = ceil(r B / ranks), so rank 0's shard is never empty (it carries the batch-independent terms) and the

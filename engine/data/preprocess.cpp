@@ -635,11 +635,6 @@ void match_controls(const Context& c, Dataset& ds) {
         const std::string want = pc.at("device").get<std::string>();
         const bool gpu = want == "cuda" || (want == "auto" && cuda_available());
         if (want == "cuda") resolve_device("cuda");  // a clear error when no GPU is usable
-        auto match_fn = [&](const std::vector<double>& a, const std::vector<double>& b) {
-            if (gpu && (a.size() / d) * (b.size() / d) >= (1u << 16))
-                return cuda_sinkhorn(a, b, d, reg, scale, iters, 1e-9);
-            return sinkhorn_match(a, b, d, reg, scale, iters);
-        };
         // A progress line (with ETA) for large files: matching is per split and label, minutes at reference scale.
         std::unique_ptr<io::Progress> bar;
         if (ds.N > 50000) bar = std::make_unique<io::Progress>("preprocess: matching controls");
@@ -652,12 +647,33 @@ void match_controls(const Context& c, Dataset& ds) {
             if (cit == groups.end()) continue;  // no control in this split: cells keep -1 (Δ = 0)
             std::vector<int64_t> ctrl = cit->second;
             std::vector<double> cf = features(ctrl);
-            for (auto& [label, cells] : groups) {
-                std::vector<int> m = match_fn(features(cells), cf);
+            // Labels matched on the CPU go in groups of about 512 cells (one GEMM for a group's distances, the
+            // control norms once: sinkhorn_match_many); large problems go to the GPU when there is one.
+            std::vector<const std::vector<int64_t>*> pending;
+            size_t pending_cells = 0;
+            auto assign = [&](const std::vector<int64_t>& cells, const std::vector<int>& m) {
                 for (size_t i = 0; i < cells.size(); ++i) ds.matched_control[cells[i]] = ctrl[m[i]];
                 done += (int64_t)cells.size();
                 if (bar) bar->update(done, ds.N, "cells matched");
+            };
+            auto flush = [&] {
+                std::vector<std::vector<double>> srcs;
+                for (const auto* cells : pending) srcs.push_back(features(*cells));
+                std::vector<std::vector<int>> m = sinkhorn_match_many(srcs, cf, d, reg, scale, iters);
+                for (size_t k = 0; k < pending.size(); ++k) assign(*pending[k], m[k]);
+                pending.clear();
+                pending_cells = 0;
+            };
+            for (auto& [label, cells] : groups) {
+                if (gpu && cells.size() * ctrl.size() >= (1u << 16)) {
+                    assign(cells, cuda_sinkhorn(features(cells), cf, d, reg, scale, iters, 1e-9));
+                    continue;
+                }
+                pending.push_back(&cells);
+                pending_cells += cells.size();
+                if (pending_cells >= 512) flush();
             }
+            if (!pending.empty()) flush();
         }
     }
 }

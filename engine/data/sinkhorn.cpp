@@ -10,29 +10,32 @@
 
 namespace gpo::data {
 
-std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vector<double>& dst, int d, double reg,
-                                double cost_scale, int max_iter, double tol, std::vector<double>* u_out,
-                                std::vector<double>* v_out) {
-    const size_t n = src.size() / d, m = dst.size() / d;
-    GPO_CHECK(n > 0 && m > 0, "sinkhorn: empty source (" << n << ") or target (" << m << ")");
-    GPO_CHECK(reg > 0, "sinkhorn: reg must be > 0");
-    // K_ij = exp(-C_ij / reg), C_ij = |x_i - y_j| / cost_scale. Squared distances as |x|^2 + |y|^2 - 2 x.y with
-    // one GEMM (the features are the perturbed genes: hundreds of columns at reference scale).
-    std::vector<double> K(n * m), sx(n, 0.0), sy(m, 0.0);
-    // Accumulated in a local (the same sums in the same order as into the array, without a store per term).
-    auto sq_norm = [d](const double* x) {
+namespace {
+
+// Squared Euclidean norm of each of the rows of x (rows, d), accumulated in a local in order.
+std::vector<double> row_sq_norms(const double* x, size_t rows, int d) {
+    std::vector<double> out(rows);
+    for (size_t i = 0; i < rows; ++i) {
         double s = 0;
-        for (int k = 0; k < d; ++k) s += x[k] * x[k];
-        return s;
-    };
-    for (size_t i = 0; i < n; ++i) sx[i] = sq_norm(src.data() + i * d);
-    for (size_t j = 0; j < m; ++j) sy[j] = sq_norm(dst.data() + j * d);
-    cpu::gemm(false, true, (int)n, (int)m, d, -2.0, src.data(), dst.data(), 0.0, K.data());
+        for (int k = 0; k < d; ++k) s += x[i * d + k] * x[i * d + k];
+        out[i] = s;
+    }
+    return out;
+}
+
+// K (n, m) in place: from -2 x.y (the GEMM's output) to exp(-|x - y| / cost_scale / reg).
+void kernel_from_dots(double* K, size_t n, size_t m, const double* sx, const double* sy, double cost_scale,
+                      double reg) {
     for (size_t i = 0; i < n; ++i)
         for (size_t j = 0; j < m; ++j) {
             double sq = std::max(0.0, K[i * m + j] + sx[i] + sy[j]);  // rounding can dip below 0 for equal rows
             K[i * m + j] = std::exp(-std::sqrt(sq) / cost_scale / reg);
         }
+}
+
+// The Sinkhorn iterations on K (n, m) and the argmax of each row of the plan.
+std::vector<int> iterate(const std::vector<double>& K, size_t n, size_t m, int max_iter, double tol,
+                         std::vector<double>* u_out, std::vector<double>* v_out) {
     const double a = 1.0 / (double)n, b = 1.0 / (double)m;
     std::vector<double> u(n, a), v(m, b), Ktu(m), Kv(n);
     for (int it = 0; it < max_iter; ++it) {
@@ -76,6 +79,58 @@ std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vecto
     if (u_out) *u_out = u;
     if (v_out) *v_out = v;
     return match;
+}
+
+}  // namespace
+
+std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vector<double>& dst, int d, double reg,
+                                double cost_scale, int max_iter, double tol, std::vector<double>* u_out,
+                                std::vector<double>* v_out) {
+    const size_t n = src.size() / d, m = dst.size() / d;
+    GPO_CHECK(n > 0 && m > 0, "sinkhorn: empty source (" << n << ") or target (" << m << ")");
+    GPO_CHECK(reg > 0, "sinkhorn: reg must be > 0");
+    // K_ij = exp(-C_ij / reg), C_ij = |x_i - y_j| / cost_scale. Squared distances as |x|^2 + |y|^2 - 2 x.y with
+    // one GEMM (the features are the perturbed genes: hundreds of columns at reference scale).
+    std::vector<double> K(n * m);
+    const std::vector<double> sx = row_sq_norms(src.data(), n, d), sy = row_sq_norms(dst.data(), m, d);
+    cpu::gemm(false, true, (int)n, (int)m, d, -2.0, src.data(), dst.data(), 0.0, K.data());
+    kernel_from_dots(K.data(), n, m, sx.data(), sy.data(), cost_scale, reg);
+    return iterate(K, n, m, max_iter, tol, u_out, v_out);
+}
+
+std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<std::vector<double>>& srcs,
+                                                  const std::vector<double>& dst, int d, double reg,
+                                                  double cost_scale, int max_iter, double tol) {
+    const size_t m = dst.size() / d;
+    GPO_CHECK(m > 0, "sinkhorn: empty target");
+    GPO_CHECK(reg > 0, "sinkhorn: reg must be > 0");
+    const std::vector<double> sy = row_sq_norms(dst.data(), m, d);  // once for every source
+    std::vector<std::vector<int>> out(srcs.size());
+    std::vector<double> stacked, dots, K;
+    // Sources in consecutive groups of up to kRows rows (at least one source each): one GEMM per group.
+    const size_t kRows = 512;
+    for (size_t s0 = 0; s0 < srcs.size();) {
+        size_t s1 = s0, rows = 0;
+        while (s1 < srcs.size() && (s1 == s0 || rows + srcs[s1].size() / d <= kRows)) rows += srcs[s1++].size() / d;
+        stacked.clear();
+        for (size_t s = s0; s < s1; ++s) {
+            GPO_CHECK(!srcs[s].empty(), "sinkhorn: empty source");
+            stacked.insert(stacked.end(), srcs[s].begin(), srcs[s].end());
+        }
+        dots.assign(rows * m, 0.0);
+        cpu::gemm(false, true, (int)rows, (int)m, d, -2.0, stacked.data(), dst.data(), 0.0, dots.data());
+        const std::vector<double> sx = row_sq_norms(stacked.data(), rows, d);
+        size_t r0 = 0;
+        for (size_t s = s0; s < s1; ++s) {
+            const size_t n = srcs[s].size() / d;
+            K.assign(dots.begin() + (std::ptrdiff_t)(r0 * m), dots.begin() + (std::ptrdiff_t)((r0 + n) * m));
+            kernel_from_dots(K.data(), n, m, sx.data() + r0, sy.data(), cost_scale, reg);
+            out[s] = iterate(K, n, m, max_iter, tol, nullptr, nullptr);
+            r0 += n;
+        }
+        s0 = s1;
+    }
+    return out;
 }
 
 }  // namespace gpo::data

@@ -12,4 +12,12 @@ std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vecto
                                 double cost_scale, int max_iter = 1000, double tol = 1e-9,
                                 std::vector<double>* u_out = nullptr, std::vector<double>* v_out = nullptr);
 
+// The same match for several sources against one target (the cells of each label of a split against that split's
+// controls): the target's norms are computed once and the sources' distances come from one GEMM per group of
+// sources of up to 512 rows. Each result equals sinkhorn_match's for that source (tests/test_preprocess.cpp), except
+// for a one-row source: its plan is uniform in exact arithmetic, so its argmax is decided by the GEMM's rounding.
+std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<std::vector<double>>& srcs,
+                                                  const std::vector<double>& dst, int d, double reg,
+                                                  double cost_scale, int max_iter = 1000, double tol = 1e-9);
+
 }  // namespace gpo::data

@@ -253,6 +253,8 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
         io::Progress bar("epoch " + std::to_string(st.epoch + 1) + "/" + std::to_string(max_epochs));
         while (st.batch_in_epoch < (int64_t)batches.size()) {
             const auto& cells = batches[st.batch_in_epoch];
+            if (st.batch_in_epoch + 1 < (int64_t)batches.size())  // one batch of rows read ahead (files on disk)
+                data::read_ahead(ds, batches[st.batch_in_epoch + 1]);
             models::LossTerms t = step_objective(*model, ps, ds, cells, train_key, (uint64_t)st.step, dev);
             GPO_CHECK(std::isfinite(t.loss), "training diverged: loss is " << t.loss << " at step " << st.step
                                                                            << " (try a smaller train.lr)");

@@ -65,6 +65,13 @@ TEST(Cache, KeyFollowsConfigButNotCacheLocation) {
     EXPECT_NE(k, data::cache_key(cfg_with({"data.control_label=ctrl"})));
     EXPECT_EQ(k, data::cache_key(cfg_with({"preprocess.cache_dir=/tmp/elsewhere"})));
     EXPECT_EQ(k, data::cache_key(cfg_with({"train.lr=0.1", "model.n_latent=7"})));  // training keys do not matter
+    EXPECT_EQ(k, data::cache_key(cfg_with({"preprocess.counts_in_memory_mb=0"})));  // in memory or not, same data
+    // The same file named relatively (as a user types it for `preprocess`) and absolutely (as `train` records it).
+    const fs::path abs = fs::path(GPO_SOURCE_DIR) / "data" / "papalexi2021_thp1_eccite.h5ad";
+    const std::string rel = fs::relative(abs, fs::current_path()).string();
+    ASSERT_FALSE(fs::path(rel).is_absolute());
+    EXPECT_EQ(k, data::cache_key(cfg_with({"data.path=" + rel})));
+    EXPECT_EQ(k, data::cache_key(cfg_with({"data.path=" + (abs.parent_path() / "." / abs.filename()).string()})));
 }
 
 TEST(Cache, OtherKeyIsIgnoredAndCorruptFileIsAnError) {

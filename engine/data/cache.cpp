@@ -65,7 +65,11 @@ std::string cache_key(const nlohmann::json& cfg) {
     std::string path = cfg.at("data").at("path").is_string() ? cfg["data"]["path"].get<std::string>() : "";
     io::Hasher h;
     h.update_string(std::string(kMagic) + " v" + std::to_string(kVersion));
-    h.update_string(cfg.at("data").dump());
+    // data.path enters as the absolute file below: `preprocess` given a relative path and `train` (which records
+    // it in absolute form) then share the cache.
+    nlohmann::json dc = cfg.at("data");
+    dc.erase("path");
+    h.update_string(dc.dump());
     nlohmann::json pp = cfg.at("preprocess");
     pp.erase("cache_dir");            // where the cache lives does not change its content,
     pp.erase("counts_in_memory_mb");  // nor whether its matrices were held in memory
@@ -74,7 +78,7 @@ std::string cache_key(const nlohmann::json& cfg) {
     std::string dev = pp.at("device").get<std::string>();
     h.update_string((dev == "cuda" || (dev == "auto" && cuda_available())) ? "gpu" : "cpu");
     std::error_code ec;
-    h.update_string(fs::absolute(path, ec).string());
+    h.update_string(fs::absolute(path, ec).lexically_normal().string());
     h.update_string(input_identity(path));
     return h.hex();
 }

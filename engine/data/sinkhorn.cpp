@@ -34,7 +34,7 @@ void kernel_from_dots(double* K, size_t n, size_t m, const double* sx, const dou
 }
 
 // The Sinkhorn iterations on K (n, m) and the argmax of each row of the plan.
-std::vector<int> iterate(const std::vector<double>& K, size_t n, size_t m, int max_iter, double tol,
+std::vector<int> iterate(const double* K, size_t n, size_t m, int max_iter, double tol,
                          std::vector<double>* u_out, std::vector<double>* v_out) {
     const double a = 1.0 / (double)n, b = 1.0 / (double)m;
     std::vector<double> u(n, a), v(m, b), Ktu(m), Kv(n);
@@ -95,7 +95,7 @@ std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vecto
     const std::vector<double> sx = row_sq_norms(src.data(), n, d), sy = row_sq_norms(dst.data(), m, d);
     cpu::gemm(false, true, (int)n, (int)m, d, -2.0, src.data(), dst.data(), 0.0, K.data());
     kernel_from_dots(K.data(), n, m, sx.data(), sy.data(), cost_scale, reg);
-    return iterate(K, n, m, max_iter, tol, u_out, v_out);
+    return iterate(K.data(), n, m, max_iter, tol, u_out, v_out);
 }
 
 std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<std::vector<double>>& srcs,
@@ -106,7 +106,7 @@ std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<std::vector<
     GPO_CHECK(reg > 0, "sinkhorn: reg must be > 0");
     const std::vector<double> sy = row_sq_norms(dst.data(), m, d);  // once for every source
     std::vector<std::vector<int>> out(srcs.size());
-    std::vector<double> stacked, dots, K;
+    std::vector<double> stacked, dots;
     // Sources in consecutive groups of up to kRows rows (at least one source each): one GEMM per group.
     const size_t kRows = 512;
     for (size_t s0 = 0; s0 < srcs.size();) {
@@ -123,8 +123,8 @@ std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<std::vector<
         size_t r0 = 0;
         for (size_t s = s0; s < s1; ++s) {
             const size_t n = srcs[s].size() / d;
-            K.assign(dots.begin() + (std::ptrdiff_t)(r0 * m), dots.begin() + (std::ptrdiff_t)((r0 + n) * m));
-            kernel_from_dots(K.data(), n, m, sx.data() + r0, sy.data(), cost_scale, reg);
+            double* K = dots.data() + r0 * m;  // the source's rows of the GEMM output, turned into its kernel in place
+            kernel_from_dots(K, n, m, sx.data() + r0, sy.data(), cost_scale, reg);
             out[s] = iterate(K, n, m, max_iter, tol, nullptr, nullptr);
             r0 += n;
         }

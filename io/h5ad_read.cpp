@@ -66,23 +66,6 @@ std::string not_representable(double v, const std::string& where) {
 
 using BlockSink = std::function<void(const CsrMatrix&)>;
 
-// Hands the rows of `m` from `from` on to `sink` as one block and removes them from m (which keeps rows [0, from)
-// and its shape); a no-op without a sink.
-void pass_rows(CsrMatrix& m, int64_t from, const BlockSink& sink) {
-    if (!sink || (int64_t)m.indptr.size() - 1 <= from) return;
-    CsrMatrix b;
-    b.cols = m.cols;
-    b.rows = (int64_t)m.indptr.size() - 1 - from;
-    const int64_t k0 = m.indptr[(size_t)from];
-    for (size_t r = (size_t)from; r < m.indptr.size(); ++r) b.indptr.push_back(m.indptr[r] - k0);
-    b.indices.assign(m.indices.begin() + k0, m.indices.end());
-    b.data.assign(m.data.begin() + k0, m.data.end());
-    sink(b);
-    m.indptr.assign(1, 0);
-    m.indices.clear();
-    m.data.clear();
-}
-
 // A dense 2-D dataset (rows x cols), read in blocks of rows; zeros are dropped. With a sink, each block goes there.
 CsrMatrix read_dense(hid_t dset, const std::vector<int64_t>& dims, const Where& w, const BlockSink& sink) {
     CsrMatrix m;
@@ -110,7 +93,15 @@ CsrMatrix read_dense(hid_t dset, const std::vector<int64_t>& dims, const Where& 
             }
             m.indptr.push_back((int64_t)m.data.size());
         }
-        pass_rows(m, 0, sink);
+        if (sink) {  // m holds only this block: hand it over as a matrix of its rows, then empty it
+            const int64_t all_rows = m.rows;
+            m.rows = nr;
+            sink(m);
+            m.rows = all_rows;
+            m.indptr.assign(1, 0);
+            m.indices.clear();
+            m.data.clear();
+        }
     }
     if (sink) m.indptr.clear();
     m.indices.shrink_to_fit();

@@ -231,10 +231,6 @@ bool dataset_load(const std::string& path, const std::string& key, Dataset& out,
     return true;
 }
 
-uint64_t memory_budget_bytes(const nlohmann::json& cfg) {
-    return (uint64_t)(cfg.at("preprocess").at("counts_in_memory_mb").get<double>() * 1048576.0);
-}
-
 Dataset load_dataset(const nlohmann::json& cfg, LoadInfo* info, const std::string& cache_dir) {
     auto t0 = std::chrono::steady_clock::now();
     LoadInfo li;
@@ -244,7 +240,7 @@ Dataset load_dataset(const nlohmann::json& cfg, LoadInfo* info, const std::strin
     if (!dir.empty()) {
         li.cache_file = (fs::path(dir) / (key + ".gpods")).string();
         try {
-            li.from_cache = dataset_load(li.cache_file, key, ds, memory_budget_bytes(cfg));
+            li.from_cache = dataset_load(li.cache_file, key, ds, counts_budget_bytes(cfg));
         } catch (const Error& e) {  // a damaged cache is never fatal: it is rebuilt
             std::fprintf(stderr, "preprocess: the cache %s is damaged (%s); rebuilding it\n", li.cache_file.c_str(),
                          e.what());

@@ -20,8 +20,7 @@ void dataset_save(const Dataset& ds, const std::string& path, const std::string&
 // Throws for a file that claims to be a cache but is corrupt. A count matrix whose arrays exceed budget_bytes is
 // not loaded: it is read row by row from the cache file when used (csr.h).
 bool dataset_load(const std::string& path, const std::string& key, Dataset& ds, uint64_t budget_bytes = UINT64_MAX);
-// preprocess.counts_in_memory_mb in bytes.
-uint64_t memory_budget_bytes(const nlohmann::json& cfg);
+
 
 struct LoadInfo {
     bool from_cache = false;

@@ -143,7 +143,6 @@ void CsrBuilder::spill() {
 void CsrBuilder::flush() {
     write_all(idx_fd_, idx_.data(), idx_.size() * sizeof(int32_t), what_);
     write_all(val_fd_, val_.data(), val_.size() * sizeof(float), what_);
-    spilled_ += idx_.size();
     std::vector<int32_t>().swap(idx_);
     std::vector<float>().swap(val_);
 }
@@ -164,7 +163,6 @@ Csr CsrBuilder::finish() {
     indptr_.assign(1, 0);
     idx_.clear();
     val_.clear();
-    spilled_ = 0;
     return m;
 }
 

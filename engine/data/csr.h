@@ -93,7 +93,6 @@ class CsrBuilder {
     std::vector<int32_t> idx_;
     std::vector<float> val_;
     int idx_fd_ = -1, val_fd_ = -1;  // two unlinked spill files (indices, values) once spilled
-    uint64_t spilled_ = 0;           // entries already in the spill files
 };
 
 // The directory for spill files: $TMPDIR, else /tmp.

@@ -173,7 +173,7 @@ struct Context {
         rules.control.insert(ds.control_label);
         for (const auto& l : dc.at("control_labels")) rules.control.insert(l.get<std::string>());
         for (const auto& l : dc.at("control_parts")) rules.control_parts.insert(l.get<std::string>());
-        budget = (uint64_t)(pc.at("counts_in_memory_mb").get<double>() * 1048576.0);
+        budget = counts_budget_bytes(cfg);
     }
 };
 
@@ -726,6 +726,10 @@ void plate_counts(const Context& c, Dataset& ds) {
 }
 
 }  // namespace
+
+uint64_t counts_budget_bytes(const json& cfg) {
+    return (uint64_t)(cfg.at("preprocess").at("counts_in_memory_mb").get<double>() * 1048576.0);
+}
 
 Dataset preprocess_dataset(const json& cfg) {
     Dataset ds;

@@ -2,6 +2,8 @@
 // data section, filters cells, builds the treatment axis, QC flags, splits, normalisation statistics, OT-matched
 // controls and counterfactual profiles. Every problem with the input is a gpo::Error naming the file and field.
 #pragma once
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -12,6 +14,8 @@
 namespace gpo::data {
 
 Dataset preprocess_dataset(const nlohmann::json& cfg);
+// preprocess.counts_in_memory_mb in bytes: the most one count matrix may take in memory (csr.h).
+uint64_t counts_budget_bytes(const nlohmann::json& cfg);
 // A few lines for the terminal: cells per split, perturbations, T, QC-fail fraction, time.
 std::string preprocess_summary(const Dataset& ds, double seconds);
 

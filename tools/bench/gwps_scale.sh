@@ -18,17 +18,8 @@ mkdir -p "$work"
 stages="$work/stages.jsonl"
 : > "$stages"
 
-# stage NAME COMMAND...: runs it under /usr/bin/time, appends {stage, seconds, peak_rss_mb} to $stages
-stage() {
-  local name=$1
-  shift
-  echo "== $name: $*"
-  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$work/$name.log" 2>&1 \
-    || { tail -20 "$work/$name.log" >&2; exit 1; }
-  read -r secs kb < "$work/$name.time"
-  python3 -c "import json; print(json.dumps({'stage': '$name', 'seconds': $secs, 'peak_rss_mb': $kb / 1024}))" >> "$stages"
-  tail -1 "$stages"
-}
+# shellcheck source=tools/bench/stage.sh
+source "$(dirname "$0")/stage.sh"
 
 sim="$work/sim_$CELLS.h5ad"
 sets=(--set "data.path=$sim" --set data.perturbation_key=perturbation --set data.control_label=non-targeting

@@ -122,7 +122,13 @@ TEST(Sinkhorn, ManySourcesMatchAsOneAtATime) {
     std::vector<double> dst = draw(700);
     std::vector<std::vector<double>> srcs;
     for (size_t rows : {1, 300, 17, 250, 2, 299, 5}) srcs.push_back(draw(rows));
-    std::vector<std::vector<int>> many = data::sinkhorn_match_many(srcs, dst, d, 0.05, 10.0);
+    std::vector<double> joined;
+    std::vector<size_t> rows_of;
+    for (const auto& x : srcs) {
+        joined.insert(joined.end(), x.begin(), x.end());
+        rows_of.push_back(x.size() / d);
+    }
+    std::vector<std::vector<int>> many = data::sinkhorn_match_many(joined, rows_of, dst, d, 0.05, 10.0);
     ASSERT_EQ(many.size(), srcs.size());
     for (size_t s = 0; s < srcs.size(); ++s) {
         ASSERT_EQ(many[s].size(), srcs[s].size() / d);

@@ -657,9 +657,14 @@ void match_controls(const Context& c, Dataset& ds) {
                 if (bar) bar->update(done, ds.N, "cells matched");
             };
             auto flush = [&] {
-                std::vector<std::vector<double>> srcs;
-                for (const auto* cells : pending) srcs.push_back(features(*cells));
-                std::vector<std::vector<int>> m = sinkhorn_match_many(srcs, cf, d, reg, scale, iters);
+                std::vector<double> src;  // the pending labels' features, one after the other
+                std::vector<size_t> rows_of;
+                for (const auto* cells : pending) {
+                    const std::vector<double> f = features(*cells);
+                    src.insert(src.end(), f.begin(), f.end());
+                    rows_of.push_back(cells->size());
+                }
+                std::vector<std::vector<int>> m = sinkhorn_match_many(src, rows_of, cf, d, reg, scale, iters);
                 for (size_t k = 0; k < pending.size(); ++k) assign(*pending[k], m[k]);
                 pending.clear();
                 pending_cells = 0;

@@ -98,36 +98,40 @@ std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vecto
     return iterate(K.data(), n, m, max_iter, tol, u_out, v_out);
 }
 
-std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<std::vector<double>>& srcs,
+std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<double>& src, const std::vector<size_t>& rows_of,
                                                   const std::vector<double>& dst, int d, double reg,
                                                   double cost_scale, int max_iter, double tol) {
     const size_t m = dst.size() / d;
     GPO_CHECK(m > 0, "sinkhorn: empty target");
     GPO_CHECK(reg > 0, "sinkhorn: reg must be > 0");
+    size_t total = 0;
+    for (size_t n : rows_of) {
+        GPO_CHECK(n > 0, "sinkhorn: empty source");
+        total += n;
+    }
+    GPO_CHECK(total * d == src.size(), "sinkhorn: " << src.size() / d << " source rows, the sources name " << total);
     const std::vector<double> sy = row_sq_norms(dst.data(), m, d);  // once for every source
-    std::vector<std::vector<int>> out(srcs.size());
-    std::vector<double> stacked, dots;
-    // Sources in consecutive groups of up to kRows rows (at least one source each): one GEMM per group.
+    const std::vector<double> sx = row_sq_norms(src.data(), total, d);
+    std::vector<std::vector<int>> out(rows_of.size());
+    std::vector<double> dots;
+    // Sources in consecutive groups of up to kRows rows (at least one source each): one GEMM per group, on the
+    // group's rows of src where they lie.
     const size_t kRows = 512;
-    for (size_t s0 = 0; s0 < srcs.size();) {
+    size_t row0 = 0;  // first row of the group
+    for (size_t s0 = 0; s0 < rows_of.size();) {
         size_t s1 = s0, rows = 0;
-        while (s1 < srcs.size() && (s1 == s0 || rows + srcs[s1].size() / d <= kRows)) rows += srcs[s1++].size() / d;
-        stacked.clear();
-        for (size_t s = s0; s < s1; ++s) {
-            GPO_CHECK(!srcs[s].empty(), "sinkhorn: empty source");
-            stacked.insert(stacked.end(), srcs[s].begin(), srcs[s].end());
-        }
+        while (s1 < rows_of.size() && (s1 == s0 || rows + rows_of[s1] <= kRows)) rows += rows_of[s1++];
         dots.assign(rows * m, 0.0);
-        cpu::gemm(false, true, (int)rows, (int)m, d, -2.0, stacked.data(), dst.data(), 0.0, dots.data());
-        const std::vector<double> sx = row_sq_norms(stacked.data(), rows, d);
+        cpu::gemm(false, true, (int)rows, (int)m, d, -2.0, src.data() + row0 * d, dst.data(), 0.0, dots.data());
         size_t r0 = 0;
         for (size_t s = s0; s < s1; ++s) {
-            const size_t n = srcs[s].size() / d;
+            const size_t n = rows_of[s];
             double* K = dots.data() + r0 * m;  // the source's rows of the GEMM output, turned into its kernel in place
-            kernel_from_dots(K, n, m, sx.data() + r0, sy.data(), cost_scale, reg);
+            kernel_from_dots(K, n, m, sx.data() + row0 + r0, sy.data(), cost_scale, reg);
             out[s] = iterate(K, n, m, max_iter, tol, nullptr, nullptr);
             r0 += n;
         }
+        row0 += rows;
         s0 = s1;
     }
     return out;

@@ -2,6 +2,7 @@
 // iterations, stop when the column-marginal error < tol, checked every 10 iterations) used to match each perturbed
 // cell to a control cell (docs/model.md D7): cost = Euclidean distance / cost_scale, match(i) = argmax_j plan_ij.
 #pragma once
+#include <cstddef>
 #include <vector>
 
 namespace gpo::data {
@@ -16,7 +17,8 @@ std::vector<int> sinkhorn_match(const std::vector<double>& src, const std::vecto
 // controls): the target's norms are computed once and the sources' distances come from one GEMM per group of
 // sources of up to 512 rows. Each result equals sinkhorn_match's for that source (tests/test_preprocess.cpp), except
 // for a one-row source: its plan is uniform in exact arithmetic, so its argmax is decided by the GEMM's rounding.
-std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<std::vector<double>>& srcs,
+// The sources are consecutive row ranges of `src` (rows_of[s] rows each, at least one).
+std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<double>& src, const std::vector<std::size_t>& rows_of,
                                                   const std::vector<double>& dst, int d, double reg,
                                                   double cost_scale, int max_iter = 1000, double tol = 1e-9);
 

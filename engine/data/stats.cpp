@@ -60,6 +60,10 @@ static double ranksum_p(double rank_sum_a, double n1, double n2, double* z_out) 
     return 2.0 * normal_cdf(-std::fabs(z));
 }
 
+double wilcoxon_ranksum_p_from_rank_sum(double rank_sum_a, double n1, double n2) {
+    return ranksum_p(rank_sum_a, n1, n2, nullptr);
+}
+
 double wilcoxon_ranksum_p_sorted(const std::vector<double>& a, const std::vector<double>& b, double* z_out) {
     return ranksum_p(rank_sum_sorted(a, b, 0.0), (double)a.size(), (double)b.size(), z_out);
 }

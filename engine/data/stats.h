@@ -18,6 +18,8 @@ double wilcoxon_ranksum_p(const std::vector<double>& a, const std::vector<double
 // many comparisons and sorted once.
 double wilcoxon_ranksum_p_sorted(const std::vector<double>& a_sorted, const std::vector<double>& b_sorted,
                                  double* z_out = nullptr);
+// Same test from the sample sizes and a's rank sum in the pooled order (average ranks for ties).
+double wilcoxon_ranksum_p_from_rank_sum(double rank_sum_a, double n1, double n2);
 // Same test for non-negative samples given as their sorted non-zero values plus a count of zeros (sparse
 // expression): the zeros form the lowest tie block. O(nnz_a + nnz_b).
 double wilcoxon_ranksum_p_sparse(const std::vector<double>& a_nonzero_sorted, int64_t a_zeros,

@@ -2,13 +2,16 @@
 #include "engine/eval/cell_eval.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iterator>
 #include <numeric>
 
 #include "engine/check.h"
 #include "engine/data/stats.h"
+#include "engine/eval/group_columns.h"
 #include "engine/eval/metrics.h"
+#include "engine/parallel.h"
 
 namespace gpo::eval {
 
@@ -83,6 +86,44 @@ void set_means(CellEvalMetrics& out) {
 
 }  // namespace
 
+namespace {
+
+struct DistanceSums {
+    double l1 = 0, l2 = 0, dot = 0, nu = 0, nv = 0;
+};
+
+// Sums over genes g != skip of |u - v|, (u - v)^2, u.v, u^2 and v^2, in 8 interleaved partial sums (so the compiler
+// can keep them in vector registers) added in a fixed order: the result depends on the sizes only.
+DistanceSums distance_sums(const std::vector<double>& u, const std::vector<double>& v, int64_t skip) {
+    constexpr int L = 8;
+    double l1[L] = {}, l2[L] = {}, dot[L] = {}, nu[L] = {}, nv[L] = {};
+    auto range = [&](int64_t g0, int64_t g1) {
+        const double *a = u.data(), *b = v.data();
+        int64_t g = g0;
+        for (; g + L <= g1; g += L)
+            for (int l = 0; l < L; ++l) {
+                const double x = a[g + l], y = b[g + l], d = x - y;
+                l1[l] += std::fabs(d), l2[l] += d * d, dot[l] += x * y, nu[l] += x * x, nv[l] += y * y;
+            }
+        for (int l = 0; g < g1; ++g, ++l) {
+            const double x = a[g], y = b[g], d = x - y;
+            l1[l] += std::fabs(d), l2[l] += d * d, dot[l] += x * y, nu[l] += x * x, nv[l] += y * y;
+        }
+    };
+    const int64_t n = (int64_t)u.size();
+    if (skip < 0 || skip >= n) {
+        range(0, n);
+    } else {
+        range(0, skip);
+        range(skip + 1, n);
+    }
+    DistanceSums s;
+    for (int l = 0; l < L; ++l) s.l1 += l1[l], s.l2 += l2[l], s.dot += dot[l], s.nu += nu[l], s.nv += nv[l];
+    return s;
+}
+
+}  // namespace
+
 CellEvalMetrics cell_eval_metrics(const std::map<std::string, std::vector<double>>& real,
                                   const std::map<std::string, std::vector<double>>& pred, const std::string& control,
                                   const std::vector<std::string>& gene_names) {
@@ -113,26 +154,31 @@ CellEvalMetrics cell_eval_metrics(const std::map<std::string, std::vector<double
         out.per_pert["mae_delta"].push_back(aed / (double)G);
     }
     // Discrimination: distance from p's predicted effect to every real effect, without the gene named p.
-    for (const char* metric : {"l1", "l2", "cosine"}) {
+    std::map<std::string, int64_t> gene_index;
+    for (size_t g = 0; g < G; ++g) gene_index.emplace(gene_names[g], (int64_t)g);
+    std::vector<std::array<std::vector<double>, 3>> dist(P);  // dist[i][metric][j]
+    parallel_for((int64_t)P, [&](int64_t i) {
+        const auto it = gene_index.find(out.perts[(size_t)i]);
+        const int64_t skip = it == gene_index.end() ? -1 : it->second;
+        for (auto& d : dist[(size_t)i]) d.resize(P);
+        for (size_t j = 0; j < P; ++j) {
+            const DistanceSums s = distance_sums(real_eff[j], pred_eff[(size_t)i], skip);
+            // sklearn's cosine distance: 1 - u.v / (|u| |v|), 1 when either vector is zero, clipped to [0, 2].
+            dist[(size_t)i][0][j] = s.l1;
+            dist[(size_t)i][1][j] = std::sqrt(s.l2);
+            dist[(size_t)i][2][j] = s.nu > 0 && s.nv > 0 ? std::clamp(1.0 - s.dot / std::sqrt(s.nu * s.nv), 0.0, 2.0) : 1.0;
+        }
+    });
+    const char* names[3] = {"l1", "l2", "cosine"};
+    for (int metric = 0; metric < 3; ++metric) {
         for (size_t i = 0; i < P; ++i) {
-            std::vector<double> dist(P);
-            for (size_t j = 0; j < P; ++j) {
-                double l1 = 0, l2 = 0, dot = 0, nu = 0, nv = 0;
-                for (size_t g = 0; g < G; ++g) {
-                    if (gene_names[g] == out.perts[i]) continue;
-                    double u = real_eff[j][g], v = pred_eff[i][g];
-                    l1 += std::fabs(u - v), l2 += (u - v) * (u - v), dot += u * v, nu += u * u, nv += v * v;
-                }
-                // sklearn's cosine distance: 1 - u.v / (|u| |v|), 1 when either vector is zero, clipped to [0, 2].
-                const double cosd = nu > 0 && nv > 0 ? std::clamp(1.0 - dot / std::sqrt(nu * nv), 0.0, 2.0) : 1.0;
-                dist[j] = metric[1] == '1' ? l1 : metric[1] == '2' ? std::sqrt(l2) : cosd;
-            }
+            const std::vector<double>& d = dist[i][(size_t)metric];
             // p's position in the ascending order of the distances; equal distances keep their order (a stable sort;
             // numpy's default argsort leaves ties unordered, so cell-eval's value is arbitrary there; distances of
             // real data do not tie, a constant prediction's do).
             size_t rank = 0;
-            for (size_t j = 0; j < P; ++j) rank += dist[j] < dist[i] || (dist[j] == dist[i] && j < i);
-            out.per_pert[std::string("discrimination_score_") + metric].push_back(1.0 - (double)rank / (double)P);
+            for (size_t j = 0; j < P; ++j) rank += d[j] < d[i] || (d[j] == d[i] && j < i);
+            out.per_pert[std::string("discrimination_score_") + names[metric]].push_back(1.0 - (double)rank / (double)P);
         }
     }
     set_means(out);
@@ -140,24 +186,6 @@ CellEvalMetrics cell_eval_metrics(const std::map<std::string, std::vector<double
 }
 
 namespace {
-
-// Normalised values of every cell of each label, per gene, sorted ascending: vals[label][g].
-std::map<std::string, std::vector<std::vector<double>>> sorted_normlog(const LabelledCells& cells) {
-    std::map<std::string, std::vector<std::vector<double>>> vals;
-    std::map<std::string, int64_t> count;
-    for (const std::string& l : cells.labels) {
-        auto& v = vals[l];
-        if (v.empty()) v.resize(cells.counts.cols);
-        ++count[l];
-    }
-    for_each_normlog(cells, [&](int64_t r, int g, double v) { vals[cells.labels[r]][g].push_back(v); });
-    for (auto& [label, per_gene] : vals)
-        for (auto& v : per_gene) {  // the cells without an entry hold 0 (the lowest values: normlog >= 0)
-            v.insert(v.begin(), (size_t)(count[label] - (int64_t)v.size()), 0.0);
-            std::sort(v.begin(), v.end());
-        }
-    return vals;
-}
 
 // Genes with FDR < 0.05 (float32, as cell-eval casts it), by |log2 FC| (float32) descending, ties in gene order.
 std::vector<int64_t> ranked_significant_genes(const DeTable& t) {
@@ -188,30 +216,37 @@ std::vector<double> average_ranks(const std::vector<double>& v) {
 }  // namespace
 
 std::map<std::string, DeTable> pdex_ref(const LabelledCells& cells, const std::string& control) {
-    const auto vals = sorted_normlog(cells);
-    auto cit = vals.find(control);
-    GPO_CHECK(cit != vals.end(), "cell-eval DE: no control cell ('" << control << "')");
-    const auto& ctrl = cit->second;
-    const size_t G = ctrl.size();
-    auto expm1_mean = [](const std::vector<double>& v) {
-        double s = 0;
-        for (double x : v) s += x;
-        return std::expm1(s / (double)v.size());
-    };
-    std::map<std::string, DeTable> out;
-    for (const auto& [label, per_gene] : vals) {
-        if (label == control) continue;
-        DeTable t;
+    std::map<std::string, int64_t> group;  // label -> group, in label order
+    for (const std::string& l : cells.labels) group.emplace(l, 0);
+    std::vector<std::string> names;
+    for (auto& [l, g] : group) g = (int64_t)names.size(), names.push_back(l);
+    auto cit = group.find(control);
+    GPO_CHECK(cit != group.end(), "cell-eval DE: no control cell ('" << control << "')");
+    const int64_t ctrl = cit->second, G = cells.counts.cols;
+    GroupColumns cols((int64_t)names.size(), G);
+    std::vector<int64_t> row_group(cells.labels.size());
+    for (size_t r = 0; r < cells.labels.size(); ++r) cols.add_cell(row_group[r] = group.at(cells.labels[r]));
+    for_each_normlog(cells, [&](int64_t r, int g, double v) { cols.add_value(row_group[(size_t)r], g, v); });
+    cols.finish();
+    std::vector<double> ctrl_tie(G), ctrl_mean(G);
+    for (int64_t g = 0; g < G; ++g) ctrl_tie[g] = tie_term(cols, ctrl, g), ctrl_mean[g] = std::expm1(cols.mean(ctrl, g));
+    std::vector<DeTable> tables(names.size());
+    parallel_for((int64_t)names.size(), [&](int64_t i) {
+        if (i == ctrl) return;
+        DeTable& t = tables[(size_t)i];
         std::vector<double> p(G);
         t.lfc.resize(G);
-        for (size_t g = 0; g < G; ++g) {
-            p[g] = mann_whitney_u_sorted(per_gene[g], ctrl[g]).p;
-            const double a = expm1_mean(per_gene[g]), b = expm1_mean(ctrl[g]);
+        for (int64_t g = 0; g < G; ++g) {
+            const RankSum rs = rank_sum(cols, i, ctrl, g, ctrl_tie[g]);
+            p[g] = mann_whitney_u_from_ranks((double)rs.n1, (double)rs.n2, rs.r1, rs.tie).p;
+            const double a = std::expm1(cols.mean(i, g)), b = ctrl_mean[g];
             t.lfc[g] = a == 0 && b == 0 ? 0.0 : std::log2(a / b);  // x/0 = inf, 0/x = -inf
         }
         t.fdr = stats::benjamini_hochberg(p);
-        out[label] = std::move(t);
-    }
+    });
+    std::map<std::string, DeTable> out;
+    for (size_t i = 0; i < names.size(); ++i)
+        if ((int64_t)i != ctrl) out[names[i]] = std::move(tables[i]);
     return out;
 }
 

@@ -17,9 +17,11 @@
 #include "engine/data/stats.h"
 #include "engine/eval/cell_eval.h"
 #include "engine/eval/gears_metrics.h"
+#include "engine/eval/group_columns.h"
 #include "engine/eval/linear_baseline.h"
 #include "engine/eval/metrics.h"
 #include "engine/eval/predict.h"
+#include "engine/parallel.h"
 #include "io/atomic_file.h"
 #include "io/csv.h"
 #include "io/h5ad.h"
@@ -35,13 +37,16 @@ namespace {
 
 json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-// The perturbseq transform of one CSR row into `out` (G values).
-void transform_row(const data::Csr& X, int64_t r, std::vector<double>& dense, std::vector<double>& out) {
-    std::fill(dense.begin(), dense.end(), 0.0);
+// The perturbseq transform (metrics.h, ate_transform_row) of CSR row r's stored entries, visited as
+// visit(gene, value); the genes without an entry transform to 0.
+template <class Visit>
+void for_each_transformed(const data::Csr& X, int64_t r, Visit visit) {
     thread_local data::RowBuffer buf;
     const data::CsrRow e = X.row(r, buf);
-    for (int64_t k = 0; k < e.n; ++k) dense[e.idx[k]] = e.val[k];
-    ate_transform_row(dense.data(), (int64_t)dense.size(), out.data());
+    double s = 0;
+    for (int64_t k = 0; k < e.n; ++k) s += e.val[k];
+    if (!(s > 0)) return;
+    for (int64_t k = 0; k < e.n; ++k) visit(e.idx[k], ate_transform_value(e.val[k], s));
 }
 
 struct Groups {
@@ -91,7 +96,6 @@ Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std:
     g.means = Mat((int64_t)g.labels.size(), G, 0.0);
     g.control.assign(G, 0.0);
     g.n_cells.assign(g.labels.size(), 0);
-    std::vector<double> dense(G), f(G);
     for (int64_t n = 0; n < ds.N; ++n) {
         if (!evaluated(ds, n, split, control_split)) continue;
         double* acc;
@@ -104,8 +108,7 @@ Groups group_profiles(const data::Dataset& ds, int split, const std::vector<std:
             acc = g.means.row(it->second);
             ++g.n_cells[it->second];
         }
-        transform_row(ds.counts, n, dense, f);
-        for (int64_t k = 0; k < G; ++k) acc[k] += f[k];
+        for_each_transformed(ds.counts, n, [&](int k, double v) { acc[k] += v; });
     }
     GPO_CHECK(g.n_control > 0, "evaluate: no QC-pass control cell in the "
                                    << (control_split < 0 ? std::string("data") : std::string(data::split_name(control_split)) + " split"));
@@ -144,32 +147,31 @@ std::vector<std::vector<int64_t>> real_de_genes(const data::Dataset& ds, int spl
     const int64_t G = ds.G;
     std::map<std::string, int> id;
     for (size_t i = 0; i < g.labels.size(); ++i) id[g.labels[i]] = (int)i;
-    std::vector<std::vector<std::vector<double>>> vals(g.labels.size() + 1, std::vector<std::vector<double>>(G));
-    const size_t ctrl = g.labels.size();
-    std::vector<double> dense(G), f(G);
+    const int64_t ctrl = (int64_t)g.labels.size();
+    GroupColumns cols(ctrl + 1, G);
     for (int64_t n = 0; n < ds.N; ++n) {
         if (!evaluated(ds, n, split, control_split)) continue;
-        size_t gid = ctrl;
+        int64_t gid = ctrl;
         if (ds.labels[n] != ds.control_label) {
             auto it = id.find(ds.labels[n]);
             if (it == id.end()) continue;
-            gid = (size_t)it->second;
+            gid = it->second;
         }
-        transform_row(ds.counts, n, dense, f);
-        for (int64_t k = 0; k < G; ++k) vals[gid][k].push_back(f[k]);
+        cols.add_cell(gid);
+        for_each_transformed(ds.counts, n, [&](int k, double v) { cols.add_value(gid, k, v); });
     }
-    for (auto& per_gene : vals)
-        for (auto& v : per_gene) std::sort(v.begin(), v.end());
+    cols.finish();
     std::vector<std::vector<int64_t>> out(g.labels.size());
-    for (size_t i = 0; i < g.labels.size(); ++i) {
-        if (g.n_cells[i] < 2) continue;
+    parallel_for(ctrl, [&](int64_t i) {
+        if (g.n_cells[(size_t)i] < 2) return;
         std::vector<double> p(G), lfc(G);
         for (int64_t k = 0; k < G; ++k) {
-            p[k] = stats::wilcoxon_ranksum_p_sorted(vals[i][k], vals[ctrl][k]);
-            lfc[k] = g.means.at((int64_t)i, k) - g.control[k];
+            const RankSum rs = rank_sum(cols, i, ctrl, k, 0.0);  // no tie correction: the tie term is unused
+            p[k] = stats::wilcoxon_ranksum_p_from_rank_sum(rs.r1, (double)rs.n1, (double)rs.n2);
+            lfc[k] = g.means.at(i, k) - g.control[k];
         }
-        out[i] = ranked_significant(stats::benjamini_hochberg(p), lfc, 0.05);
-    }
+        out[(size_t)i] = ranked_significant(stats::benjamini_hochberg(p), lfc, 0.05);
+    });
     return out;
 }
 
@@ -429,11 +431,9 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     std::vector<double> pert_mean(G, 0.0);
     {
         int64_t n = 0;
-        std::vector<double> dense(G), fr(G);
         for (int64_t c = 0; c < ds.N; ++c) {
             if (ds.split[c] != data::SPLIT_TRAIN || ds.qc[c] || ds.labels[c] == ds.control_label) continue;
-            transform_row(ds.counts, c, dense, fr);
-            for (int64_t k = 0; k < G; ++k) pert_mean[k] += fr[k];
+            for_each_transformed(ds.counts, c, [&](int k, double v) { pert_mean[k] += v; });
             ++n;
         }
         for (double& v : pert_mean) v /= std::max<int64_t>(1, n);

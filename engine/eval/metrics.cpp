@@ -18,7 +18,7 @@ static const double kNaN = std::numeric_limits<double>::quiet_NaN();
 void ate_transform_row(const double* x, int64_t G, double* out, double library) {
     double s = 0;
     for (int64_t g = 0; g < G; ++g) s += x[g];
-    for (int64_t g = 0; g < G; ++g) out[g] = s > 0 ? std::log2(1.0 + library * x[g] / s) : 0.0;
+    for (int64_t g = 0; g < G; ++g) out[g] = s > 0 ? ate_transform_value(x[g], s, library) : 0.0;
 }
 
 Mat group_means(const Mat& X, const std::vector<int>& group, int n_groups, std::vector<int64_t>* counts) {
@@ -240,7 +240,7 @@ double precision_at_k(const std::vector<int64_t>& real, const std::vector<int64_
 
 // ------------------------------------------------------------------------------------- two-sample statistics
 MwuResult mann_whitney_u_sorted(const std::vector<double>& x, const std::vector<double>& y) {
-    const size_t n1 = x.size(), n2 = y.size(), n = n1 + n2;
+    const size_t n1 = x.size(), n2 = y.size();
     GPO_CHECK(n1 > 0 && n2 > 0, "mann_whitney_u: both samples need at least one value (" << n1 << ", " << n2 << ")");
     // Walk the distinct values of the merged order: a run of t equal values gets the average of its ranks and
     // adds t³ - t to the tie term.
@@ -256,7 +256,11 @@ MwuResult mann_whitney_u_sorted(const std::vector<double>& x, const std::vector<
         tie += t * t * t - t;
         pos += cx + cy;
     }
-    const double dn1 = (double)n1, dn2 = (double)n2, dn = (double)n;
+    return mann_whitney_u_from_ranks((double)n1, (double)n2, r1, tie);
+}
+
+MwuResult mann_whitney_u_from_ranks(double dn1, double dn2, double r1, double tie) {
+    const double dn = dn1 + dn2;
     MwuResult r;
     r.u = r1 - dn1 * (dn1 + 1.0) / 2.0;
     double u = std::max(r.u, dn1 * dn2 - r.u);

@@ -3,6 +3,7 @@
 // of the CausalBench GRN evaluation (Mann-Whitney U, 1-D Wasserstein) as scipy computes them.
 #pragma once
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -24,6 +25,10 @@ struct Mat {
 // The "perturbseq" transform of one cell: out[g] = log2(1 + L * x[g] / sum_g' x[g']) with L = 1e4 (G values).
 // A row that sums to 0 gives zeros (the reference divides 0 by 0 and gets NaN).
 void ate_transform_row(const double* x, int64_t G, double* out, double library = 1e4);
+// One value of it: a count x of a cell whose counts sum to `total` (> 0).
+inline double ate_transform_value(double x, double total, double library = 1e4) {
+    return std::log2(1.0 + library * x / total);
+}
 // Per-group means of the rows of X (N, G): group[n] in [0, n_groups) or -1 (the row is ignored).
 // Returns (n_groups, G); a group without rows gets NaN. counts (optional) receives the rows per group.
 Mat group_means(const Mat& X, const std::vector<int>& group, int n_groups, std::vector<int64_t>* counts = nullptr);
@@ -97,6 +102,8 @@ struct MwuResult {
 MwuResult mann_whitney_u(const std::vector<double>& x, const std::vector<double>& y);
 // The same from samples sorted ascending, O(n1 + n2).
 MwuResult mann_whitney_u_sorted(const std::vector<double>& x_sorted, const std::vector<double>& y_sorted);
+// The same from sample sizes, x's pooled rank sum R1 and the tie term sum (t³ - t) (group_columns.h).
+MwuResult mann_whitney_u_from_ranks(double n1, double n2, double r1, double tie);
 
 // scipy.stats.wasserstein_distance(u, v) with equal weights: ∫ |F_u(t) - F_v(t)| dt over the empirical CDFs.
 double wasserstein_1d(const std::vector<double>& u, const std::vector<double>& v);

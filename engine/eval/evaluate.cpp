@@ -336,62 +336,82 @@ std::string fmt(const json& v) {
     return b;
 }
 
-}  // namespace
 
-json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, const std::string& export_dir) {
-    auto t0 = std::chrono::steady_clock::now();
+// ---------------------------------------------------------------- stage 1: which cells (docs/metrics.md)
+// Under a held-out split the evaluated perturbations are the held-out ones (the test split's labels) unless
+// evaluate.split names train or val; the controls are the evaluated split's, or every split's when it has none
+// (held-out combinations leave every control in train and val).
+struct Scope {
+    std::string split_name;
+    int split = -1, control_split = -1;  // -1: all splits
+    bool only_heldout = false;
+    std::vector<std::string> heldout_labels;
+    int64_t top_k = 20;
+    uint64_t seed = 0;
+};
+
+Scope evaluation_scope(const LoadedModel& m, bool verbose) {
     const json& ec = m.config.at("evaluate");
     const data::Dataset& ds = m.dataset;
-    const std::string split_name = ec.at("split").get<std::string>();
-    const int split = split_name == "train" ? data::SPLIT_TRAIN : split_name == "val" ? data::SPLIT_VAL
-                      : split_name == "test" ? data::SPLIT_TEST : -1;
-    const int64_t top_k = ec.at("top_k_de").get<int64_t>();
-    const uint64_t seed = m.config.at("train").at("seed").get<uint64_t>();
-
-    // ---------------------------------------------------------------- which cells (docs/metrics.md)
-    // Under a held-out split the evaluated perturbations are the held-out ones (the test split's labels) unless
-    // evaluate.split names train or val; the controls are the evaluated split's, or every split's when it has none
-    // (held-out combinations leave every control in train and val).
+    Scope s;
+    s.split_name = ec.at("split").get<std::string>();
+    s.split = s.split_name == "train" ? data::SPLIT_TRAIN : s.split_name == "val" ? data::SPLIT_VAL
+              : s.split_name == "test" ? data::SPLIT_TEST : -1;
+    s.top_k = ec.at("top_k_de").get<int64_t>();
+    s.seed = m.config.at("train").at("seed").get<uint64_t>();
     const bool heldout = m.config.at("preprocess").at("split").get<std::string>().rfind("heldout", 0) == 0 &&
                          m.config.at("data").at("split_column").is_null();
-    std::vector<std::string> heldout_labels;
-    {
-        std::set<std::string> h;
-        for (int64_t n = 0; n < ds.N; ++n)
-            if (ds.split[n] == data::SPLIT_TEST && ds.labels[n] != ds.control_label) h.insert(ds.labels[n]);
-        heldout_labels.assign(h.begin(), h.end());
+    std::set<std::string> h;
+    for (int64_t n = 0; n < ds.N; ++n)
+        if (ds.split[n] == data::SPLIT_TEST && ds.labels[n] != ds.control_label) h.insert(ds.labels[n]);
+    s.heldout_labels.assign(h.begin(), h.end());
+    s.only_heldout = heldout && s.split != data::SPLIT_TRAIN && s.split != data::SPLIT_VAL;
+    s.control_split = s.split;
+    int64_t n_ctrl = 0;
+    for (int64_t n = 0; n < ds.N; ++n) n_ctrl += ds.labels[n] == ds.control_label && evaluated(ds, n, s.split, s.split);
+    if (n_ctrl == 0) {
+        s.control_split = -1;
+        if (verbose)
+            std::fprintf(stderr, "evaluate: the %s split has no QC-pass control cell; using the controls of every "
+                                 "split\n", s.split_name.c_str());
     }
-    const bool only_heldout = heldout && split != data::SPLIT_TRAIN && split != data::SPLIT_VAL;
-    int control_split = split;
-    {
-        int64_t n_ctrl = 0;
-        for (int64_t n = 0; n < ds.N; ++n)
-            n_ctrl += ds.labels[n] == ds.control_label && evaluated(ds, n, split, split);
-        if (n_ctrl == 0) {
-            control_split = -1;
-            if (verbose)
-                std::fprintf(stderr, "evaluate: the %s split has no QC-pass control cell; using the controls of every "
-                                     "split\n", split_name.c_str());
-        }
-    }
+    return s;
+}
 
-    // ---------------------------------------------------------------- data ATE on the evaluated split (D9)
-    Groups data = group_profiles(ds, split, only_heldout ? &heldout_labels : nullptr, control_split);
-    const int64_t P = (int64_t)data.labels.size(), G = ds.G;
-    GPO_CHECK(P > 0, "evaluate: no perturbed QC-pass cell in the " << split_name << " split");
-    Mat A_data(P, G);
+// ---------------------------------------------------------------- stage 2: the data ATE on the evaluated split (D9)
+struct DataAte {
+    Groups groups;                                  // evaluated labels, their mean profiles, the control's
+    Mat A;                                          // (labels, G) observed ATE
+    std::vector<std::vector<int64_t>> de, real_de;  // top-k |ATE| genes; Wilcoxon DE genes of the real cells
+    std::vector<int64_t> target_col;                // a single perturbation's measured gene, or -1
+    std::vector<std::vector<int>> treatments;       // per label
+};
+
+DataAte data_ate(const LoadedModel& m, const Scope& s) {
+    const data::Dataset& ds = m.dataset;
+    DataAte d;
+    d.groups = group_profiles(ds, s.split, s.only_heldout ? &s.heldout_labels : nullptr, s.control_split);
+    const int64_t P = (int64_t)d.groups.labels.size(), G = ds.G;
+    GPO_CHECK(P > 0, "evaluate: no perturbed QC-pass cell in the " << s.split_name << " split");
+    d.A = Mat(P, G);
     for (int64_t t = 0; t < P; ++t)
-        for (int64_t k = 0; k < G; ++k) A_data.at(t, k) = data.means.at(t, k) - data.control[k];
-    std::vector<std::vector<int64_t>> de(P), real_de = real_de_genes(ds, split, control_split, data);
-    std::vector<int64_t> target_col(P, -1);
-    std::vector<std::vector<int>> label_treatments(P);
+        for (int64_t k = 0; k < G; ++k) d.A.at(t, k) = d.groups.means.at(t, k) - d.groups.control[k];
+    d.real_de = real_de_genes(ds, s.split, s.control_split, d.groups);
+    d.de.resize(P);
+    d.target_col.assign(P, -1);
+    d.treatments.resize(P);
     for (int64_t t = 0; t < P; ++t) {
-        de[t] = top_k_indices(A_data.row(t), G, top_k);
-        label_treatments[t] = treatments_of_label(m, data.labels[t]);
-        if (label_treatments[t].size() == 1) target_col[t] = ds.treatment_gene[label_treatments[t][0]];
+        d.de[t] = top_k_indices(d.A.row(t), G, s.top_k);
+        d.treatments[t] = treatments_of_label(m, d.groups.labels[t]);
+        if (d.treatments[t].size() == 1) d.target_col[t] = ds.treatment_gene[d.treatments[t][0]];
     }
+    return d;
+}
 
-    // ---------------------------------------------------------------- model ATE: batched particles
+// ---------------------------------------------------------------- stage 3: the model ATE, batched particles
+Mat model_ate(LoadedModel& m, const DataAte& d, const Scope& s, bool verbose) {
+    const json& ec = m.config.at("evaluate");
+    const int64_t P = d.A.rows, G = d.A.cols;
     const int64_t particles = ec.at("ate_particles").get<int64_t>();
     // Particles per generate() call: evaluate.ate_batch, fewer when (particles x dosages x genes) would pass
     // kAteChunkElements (the call's means and samples are that large, several times over): at the reference scale
@@ -401,7 +421,7 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     const int64_t chunk = std::max<int64_t>(
         1, std::min(ec.at("ate_batch").get<int64_t>(), kAteChunkElements / std::max<int64_t>(1, (P + 1) * G)));
     const double library = ec.at("ate_library_size").get<double>();
-    std::vector<std::vector<int>> dosages = label_treatments;
+    std::vector<std::vector<int>> dosages = d.treatments;
     dosages.push_back({});  // control, last
     Mat model_sum(P + 1, G, 0.0);
     std::vector<double> f(G);
@@ -410,12 +430,12 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     for (int64_t done = 0, c = 0; done < particles; done += chunk, ++c) {
         int64_t n = std::min(chunk, particles - done);
         if (ate_bar) ate_bar->update(done, particles, "particles");
-        Tensor x = m.model->generate(m.params, dosages, (int)n, library, true, RngKey{seed, 77}, (uint64_t)c);
+        Tensor x = m.model->generate(m.params, dosages, (int)n, library, true, RngKey{s.seed, 77}, (uint64_t)c);
         std::vector<double> v = x.to_vector();  // (n, P + 1, G)
         for (int64_t p = 0; p < n; ++p)
-            for (int64_t d = 0; d <= P; ++d) {
-                ate_transform_row(v.data() + (p * (P + 1) + d) * G, G, f.data());
-                double* acc = model_sum.row(d);
+            for (int64_t dd = 0; dd <= P; ++dd) {
+                ate_transform_row(v.data() + (p * (P + 1) + dd) * G, G, f.data());
+                double* acc = model_sum.row(dd);
                 for (int64_t k = 0; k < G; ++k) acc[k] += f[k];
             }
     }
@@ -423,11 +443,52 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     Mat A_model(P, G);
     for (int64_t t = 0; t < P; ++t)
         for (int64_t k = 0; k < G; ++k) A_model.at(t, k) = (model_sum.at(t, k) - model_sum.at(P, k)) / (double)particles;
+    return A_model;
+}
 
-    // ---------------------------------------------------------------- baselines from the training split
+// ---------------------------------------------------------------- stage 4: baselines from the training split
+// The linear baseline of Ahlmann-Eltze et al. (linear_baseline.h) fitted on training profiles (label -> profile,
+// the control's included), queried for `labels` and the control; its target genes are the single perturbations'
+// measured genes.
+LinearBaseline fit_linear(const LoadedModel& m, std::map<std::string, std::vector<double>> train_profiles,
+                          const std::vector<std::string>& labels) {
+    const data::Dataset& ds = m.dataset;
+    LinearBaselineInput in;
+    in.train = std::move(train_profiles);
+    in.control_label = ds.control_label;
+    for (const std::string& l : std::set<std::string>(ds.labels.begin(), ds.labels.end())) {
+        if (l == ds.control_label) continue;
+        std::vector<int> tr = treatments_of_label(m, l);
+        if (tr.size() == 1) in.target_gene[l] = ds.treatment_gene[tr[0]];
+    }
+    std::vector<std::string> queries = labels;
+    queries.push_back(ds.control_label);
+    return linear_baseline(in, queries);
+}
+
+// Each baseline's predicted ATE rows (labels, G) on the papers' perturbseq transform.
+struct Baselines {
+    Mat none, pert, train, add, lin;
+    bool any_combo = false;                   // some evaluated label is a combination (additive applies)
+    std::vector<std::string> missing_singles;  // singles of a combination without training cells
+    std::vector<std::string> untrained;        // labels none of whose training cells carry their perturbation
+    std::vector<std::string> linear_embedded;  // labels the linear baseline has a gene embedding for
+};
+
+std::string comma_list(const std::vector<std::string>& v) {
+    std::string list;
+    for (const auto& l : v) list += (list.empty() ? "" : ", ") + l;
+    return list;
+}
+
+Baselines profile_baselines(const LoadedModel& m, const DataAte& d, bool verbose) {
+    const data::Dataset& ds = m.dataset;
+    const std::vector<std::string>& labels = d.groups.labels;
+    const int64_t P = d.A.rows, G = d.A.cols;
+    Baselines b;
     // Every training label's profile in one pass over the training cells; the baselines take their rows.
     const Groups train_all = group_profiles(ds, data::SPLIT_TRAIN, nullptr, data::SPLIT_TRAIN);
-    const Groups train = restrict_groups(train_all, data.labels);
+    const Groups train = restrict_groups(train_all, labels);
     std::vector<double> pert_mean(G, 0.0);
     {
         int64_t n = 0;
@@ -441,266 +502,246 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
     // The single perturbations of every evaluated combination, with their training profiles (additive baseline).
     std::vector<std::string> singles;
     for (int64_t t = 0; t < P; ++t)
-        if (label_treatments[t].size() > 1)
-            for (int tr : label_treatments[t]) singles.push_back(ds.treatment_names[tr]);
+        if (d.treatments[t].size() > 1)
+            for (int tr : d.treatments[t]) singles.push_back(ds.treatment_names[tr]);
     std::sort(singles.begin(), singles.end());
     singles.erase(std::unique(singles.begin(), singles.end()), singles.end());
     const Groups train_singles = restrict_groups(train_all, singles);
     std::map<std::string, int64_t> single_row;  // single label -> row of train_singles
-    std::vector<std::string> missing_singles;
     for (size_t i = 0; i < train_singles.labels.size(); ++i) {
         single_row[train_singles.labels[i]] = (int64_t)i;
-        if (train_singles.n_cells[i] == 0) missing_singles.push_back(train_singles.labels[i]);
+        if (train_singles.n_cells[i] == 0) b.missing_singles.push_back(train_singles.labels[i]);
     }
-    if (!missing_singles.empty() && verbose) {
-        std::string list;
-        for (const auto& l : missing_singles) list += (list.empty() ? "" : ", ") + l;
+    if (!b.missing_singles.empty() && verbose)
         std::fprintf(stderr, "evaluate: warning: no training cell of the single perturbation(s) %s; the additive "
-                             "baseline counts them as no change\n", list.c_str());
-    }
+                             "baseline counts them as no change\n", comma_list(b.missing_singles).c_str());
     // Predictions for a perturbation none of whose training cells carry it rest on an untrained embedding row.
-    const std::vector<std::string> untrained = untrained_labels(m, data.labels);
-    if (!untrained.empty()) {
-        std::string list;
-        for (const auto& l : untrained) list += (list.empty() ? "" : ", ") + l;
+    b.untrained = untrained_labels(m, labels);
+    if (!b.untrained.empty())
         std::fprintf(stderr, "evaluate: warning: no training cell carries a perturbation of %s; those predictions "
                              "rest on untrained embeddings (per_perturbation: trained_embedding = false)\n",
-                     list.c_str());
-    }
-    Mat A_none(P, G, 0.0), A_pert(P, G), A_train(P, G), A_add(P, G);
-    bool any_combo = false;
+                     comma_list(b.untrained).c_str());
+    b.none = Mat(P, G, 0.0), b.pert = Mat(P, G), b.train = Mat(P, G), b.add = Mat(P, G), b.lin = Mat(P, G);
     for (int64_t t = 0; t < P; ++t) {
         for (int64_t k = 0; k < G; ++k) {
-            A_pert.at(t, k) = pert_mean[k] - train.control[k];
+            b.pert.at(t, k) = pert_mean[k] - train.control[k];
             double tm = train.means.at(t, k);
-            A_train.at(t, k) = std::isfinite(tm) ? tm - train.control[k] : 0.0;  // unseen in training: no change
+            b.train.at(t, k) = std::isfinite(tm) ? tm - train.control[k] : 0.0;  // unseen in training: no change
         }
-        if (label_treatments[t].size() > 1) {  // additive: sum of the single perturbations' training effects
-            any_combo = true;
-            for (int64_t k = 0; k < G; ++k) A_add.at(t, k) = 0.0;
-            for (int tr : label_treatments[t]) {
+        if (d.treatments[t].size() > 1) {  // additive: sum of the single perturbations' training effects
+            b.any_combo = true;
+            for (int64_t k = 0; k < G; ++k) b.add.at(t, k) = 0.0;
+            for (int tr : d.treatments[t]) {
                 auto it = single_row.find(ds.treatment_names[tr]);
                 if (it == single_row.end()) continue;
                 for (int64_t k = 0; k < G; ++k) {
                     double tm = train_singles.means.at(it->second, k);
-                    if (std::isfinite(tm)) A_add.at(t, k) += tm - train_singles.control[k];
+                    if (std::isfinite(tm)) b.add.at(t, k) += tm - train_singles.control[k];
                 }
             }
         } else {
-            for (int64_t k = 0; k < G; ++k) A_add.at(t, k) = A_train.at(t, k);
+            for (int64_t k = 0; k < G; ++k) b.add.at(t, k) = b.train.at(t, k);
         }
     }
-
-    // The linear baseline of Ahlmann-Eltze et al. (linear_baseline.h) on the same training profiles, fitted on every
-    // training condition; its target genes are the single perturbations' measured genes.
-    std::map<std::string, int64_t> target_gene_of;
-    for (const std::string& l : std::set<std::string>(ds.labels.begin(), ds.labels.end())) {
-        if (l == ds.control_label) continue;
-        std::vector<int> tr = treatments_of_label(m, l);
-        if (tr.size() == 1) target_gene_of[l] = ds.treatment_gene[tr[0]];
+    // The linear baseline fitted on every training condition.
+    std::map<std::string, std::vector<double>> profiles{{ds.control_label, train_all.control}};
+    for (size_t i = 0; i < train_all.labels.size(); ++i)
+        if (train_all.n_cells[i] > 0)
+            profiles[train_all.labels[i]].assign(train_all.means.row((int64_t)i), train_all.means.row((int64_t)i) + G);
+    LinearBaseline lb = fit_linear(m, std::move(profiles), labels);
+    b.linear_embedded = lb.embedded;
+    const std::vector<double>& c = lb.predicted.at(ds.control_label);
+    for (int64_t t = 0; t < P; ++t) {
+        const std::vector<double>& v = lb.predicted.at(labels[t]);
+        for (int64_t k = 0; k < G; ++k) b.lin.at(t, k) = v[k] - c[k];
     }
-    auto fit_linear = [&](std::map<std::string, std::vector<double>> train_profiles) {
-        LinearBaselineInput in;
-        in.train = std::move(train_profiles);
-        in.control_label = ds.control_label;
-        in.target_gene = target_gene_of;
-        std::vector<std::string> queries = data.labels;
-        queries.push_back(ds.control_label);
-        return linear_baseline(in, queries);
-    };
-    Mat A_lin(P, G);
-    std::vector<std::string> linear_embedded;
-    {
-        std::map<std::string, std::vector<double>> profiles{{ds.control_label, train_all.control}};
-        for (size_t i = 0; i < train_all.labels.size(); ++i)
-            if (train_all.n_cells[i] > 0)
-                profiles[train_all.labels[i]].assign(train_all.means.row((int64_t)i), train_all.means.row((int64_t)i) + G);
-        LinearBaseline lb = fit_linear(std::move(profiles));
-        linear_embedded = lb.embedded;
-        const std::vector<double>& c = lb.predicted.at(ds.control_label);
-        for (int64_t t = 0; t < P; ++t) {
-            const std::vector<double>& v = lb.predicted.at(data.labels[t]);
-            for (int64_t k = 0; k < G; ++k) A_lin.at(t, k) = v[k] - c[k];
-        }
-    }
+    return b;
+}
 
-    // ---------------------------------------------------------------- cell-eval's metrics on the real/predicted pair
-    CellPair pair = cell_eval_pair(m, split, control_split, std::set<std::string>(data.labels.begin(), data.labels.end()),
-                                   seed, verbose);
+// ---------------------------------------------------------------- stage 5: cell-eval's metrics on the cell pair
+struct CellEvalScores {
+    CellEvalMetrics model;
+    std::map<std::string, CellEvalMetrics> baselines;
+    std::map<std::string, std::vector<int64_t>> gears_de;  // GEARS's DE genes per label
+};
+
+CellEvalScores cell_eval_scores(LoadedModel& m, const Scope& s, const DataAte& d, bool any_combo,
+                                const std::string& export_dir, bool verbose) {
+    const data::Dataset& ds = m.dataset;
+    const std::vector<std::string>& labels = d.groups.labels;
+    CellEvalScores out;
+    CellPair pair = cell_eval_pair(m, s.split, s.control_split, std::set<std::string>(labels.begin(), labels.end()),
+                                   s.seed, verbose);
     const auto real_pb = normlog_pseudobulk(pair.real);
     const auto pred_pb = normlog_pseudobulk(pair.pred);
-    CellEvalMetrics ce_model = cell_eval_metrics(real_pb, pred_pb, ds.control_label, ds.gene_names);
+    out.model = cell_eval_metrics(real_pb, pred_pb, ds.control_label, ds.gene_names);
     // cell-eval's DE metrics need predicted cells: the model only (the baselines are profiles).
-    add_de_metrics(pdex_ref(pair.real, ds.control_label), pdex_ref(pair.pred, ds.control_label), ce_model);
+    add_de_metrics(pdex_ref(pair.real, ds.control_label), pdex_ref(pair.pred, ds.control_label), out.model);
     // GEARS's metrics need only profiles on GEARS's DE genes of the real cells: the model and every baseline.
-    const auto gears_de = gears_de_genes(normlog_moments(pair.real), ds.control_label);
-    add_gears_metrics(real_pb, pred_pb, gears_de, ds.control_label, ce_model);
+    out.gears_de = gears_de_genes(normlog_moments(pair.real), ds.control_label);
+    add_gears_metrics(real_pb, pred_pb, out.gears_de, ds.control_label, out.model);
     // Baselines as cell-eval would score a prediction file holding, for each perturbation, the training cells of
     // that perturbation (train_mean; the controls when it has none), all perturbed training cells (perturbed_mean)
     // or the training controls (no_change), each file normalised on its own.
-    std::map<std::string, CellEvalMetrics> ce_base;
     auto score_profiles = [&](const std::map<std::string, std::vector<double>>& pb) {
         CellEvalMetrics ce = cell_eval_metrics(real_pb, pb, ds.control_label, ds.gene_names);
-        add_gears_metrics(real_pb, pb, gears_de, ds.control_label, ce);
+        add_gears_metrics(real_pb, pb, out.gears_de, ds.control_label, ce);
         return ce;
     };
-    {
-        LabelledCells train_cells;
-        train_cells.counts.cols = ds.G;
-        train_cells.counts.indptr.assign(1, 0);
-        for (int64_t n = 0; n < ds.N; ++n)
-            if (evaluated(ds, n, data::SPLIT_TRAIN, data::SPLIT_TRAIN)) append_cell(train_cells, ds, n);
-        const auto own = normlog_pseudobulk(train_cells);
-        LabelledCells pooled = train_cells;
-        for (auto& l : pooled.labels)
-            if (l != ds.control_label) l = "__perturbed__";
-        const auto pool = normlog_pseudobulk(pooled);
-        std::map<std::string, std::vector<double>> none_pb, pert_pb, train_pb;
-        const std::vector<double>& ctrl = own.at(ds.control_label);
+    LabelledCells train_cells;
+    train_cells.counts.cols = ds.G;
+    train_cells.counts.indptr.assign(1, 0);
+    for (int64_t n = 0; n < ds.N; ++n)
+        if (evaluated(ds, n, data::SPLIT_TRAIN, data::SPLIT_TRAIN)) append_cell(train_cells, ds, n);
+    const auto own = normlog_pseudobulk(train_cells);
+    LabelledCells pooled = train_cells;
+    for (auto& l : pooled.labels)
+        if (l != ds.control_label) l = "__perturbed__";
+    const auto pool = normlog_pseudobulk(pooled);
+    std::map<std::string, std::vector<double>> none_pb, pert_pb, train_pb;
+    const std::vector<double>& ctrl = own.at(ds.control_label);
+    for (const auto& [label, v] : real_pb) {
+        (void)v;
+        none_pb[label] = ctrl;
+        pert_pb[label] = label == ds.control_label ? pool.at(ds.control_label) : pool.at("__perturbed__");
+        train_pb[label] = own.count(label) ? own.at(label) : ctrl;
+    }
+    if (any_combo) {  // additive: the control plus the sum of the single perturbations' effects
+        std::map<std::string, std::vector<double>> add_pb = train_pb;
+        for (size_t t = 0; t < labels.size(); ++t) {
+            if (d.treatments[t].size() < 2) continue;
+            std::vector<double> v = ctrl;
+            for (int tr : d.treatments[t]) {
+                auto it = own.find(ds.treatment_names[tr]);
+                if (it == own.end()) continue;
+                for (size_t g = 0; g < v.size(); ++g) v[g] += it->second[g] - ctrl[g];
+            }
+            add_pb[labels[t]] = v;
+        }
+        out.baselines["additive"] = score_profiles(add_pb);
+    }
+    {  // linear: fitted on the training pseudobulks in cell-eval's normalisation
+        LinearBaseline lb = fit_linear(m, own, labels);
+        std::map<std::string, std::vector<double>> lin_pb;
         for (const auto& [label, v] : real_pb) {
             (void)v;
-            none_pb[label] = ctrl;
-            pert_pb[label] = label == ds.control_label ? pool.at(ds.control_label) : pool.at("__perturbed__");
-            train_pb[label] = own.count(label) ? own.at(label) : ctrl;
+            lin_pb[label] = label == ds.control_label ? ctrl : lb.predicted.at(label);
         }
-        if (any_combo) {  // additive: the control plus the sum of the single perturbations' effects
-            std::map<std::string, std::vector<double>> add_pb = train_pb;
-            for (int64_t t = 0; t < P; ++t) {
-                if (label_treatments[t].size() < 2) continue;
-                std::vector<double> v = ctrl;
-                for (int tr : label_treatments[t]) {
-                    auto it = own.find(ds.treatment_names[tr]);
-                    if (it == own.end()) continue;
-                    for (size_t g = 0; g < v.size(); ++g) v[g] += it->second[g] - ctrl[g];
-                }
-                add_pb[data.labels[t]] = v;
-            }
-            ce_base["additive"] = score_profiles(add_pb);
-        }
-        {  // linear: fitted on the training pseudobulks in cell-eval's normalisation
-            LinearBaseline lb = fit_linear(own);
-            std::map<std::string, std::vector<double>> lin_pb;
-            for (const auto& [label, v] : real_pb) {
-                (void)v;
-                lin_pb[label] = label == ds.control_label ? ctrl : lb.predicted.at(label);
-            }
-            ce_base["linear"] = score_profiles(lin_pb);
-        }
-        ce_base["no_change"] = score_profiles(none_pb);
-        ce_base["perturbed_mean"] = score_profiles(pert_pb);
-        ce_base["train_mean"] = score_profiles(train_pb);
+        out.baselines["linear"] = score_profiles(lin_pb);
     }
+    out.baselines["no_change"] = score_profiles(none_pb);
+    out.baselines["perturbed_mean"] = score_profiles(pert_pb);
+    out.baselines["train_mean"] = score_profiles(train_pb);
     if (!export_dir.empty()) write_cell_eval_pair(m, pair, export_dir);
+    return out;
+}
 
-    // ---------------------------------------------------------------- metrics
-    json per_label;
-    json model_metrics = predictor_metrics(A_data, A_model, data, de, real_de, target_col, top_k, &per_label);
-    json baselines = {
-        {"no_change", predictor_metrics(A_data, A_none, data, de, real_de, target_col, top_k, nullptr)},
-        {"perturbed_mean", predictor_metrics(A_data, A_pert, data, de, real_de, target_col, top_k, nullptr)},
-        {"train_mean", predictor_metrics(A_data, A_train, data, de, real_de, target_col, top_k, nullptr)},
-        {"linear", predictor_metrics(A_data, A_lin, data, de, real_de, target_col, top_k, nullptr)}};
-    if (any_combo)
-        baselines["additive"] = predictor_metrics(A_data, A_add, data, de, real_de, target_col, top_k, nullptr);
-    auto add_cell_eval = [&](json& into, const CellEvalMetrics& ce) {
-        for (const auto& [name, v] : ce.mean) into[name] = num(v);
+// ---------------------------------------------------------------- stage 6: the metrics table
+struct MetricTables {
+    json model, baselines, per_label;
+};
+
+MetricTables metric_tables(const LoadedModel& m, const Scope& s, const DataAte& d, const Mat& A_model,
+                           const Baselines& b, const CellEvalScores& ce) {
+    const data::Dataset& ds = m.dataset;
+    auto pm = [&](const Mat& A, json* per_label) {
+        return predictor_metrics(d.A, A, d.groups, d.de, d.real_de, d.target_col, s.top_k, per_label);
     };
-    add_cell_eval(model_metrics, ce_model);
-    for (auto& [name, ce] : ce_base) add_cell_eval(baselines[name], ce);
-    for (auto& row : per_label) {
-        auto it = std::find(ce_model.perts.begin(), ce_model.perts.end(), row["perturbation"].get<std::string>());
-        if (it == ce_model.perts.end()) continue;
-        const size_t i = (size_t)(it - ce_model.perts.begin());
-        for (const auto& [name, v] : ce_model.per_pert) row[name] = num(v[i]);
+    MetricTables t;
+    t.model = pm(A_model, &t.per_label);
+    t.baselines = {{"no_change", pm(b.none, nullptr)},
+                   {"perturbed_mean", pm(b.pert, nullptr)},
+                   {"train_mean", pm(b.train, nullptr)},
+                   {"linear", pm(b.lin, nullptr)}};
+    if (b.any_combo) t.baselines["additive"] = pm(b.add, nullptr);
+    auto add_cell_eval = [&](json& into, const CellEvalMetrics& c) {
+        for (const auto& [name, v] : c.mean) into[name] = num(v);
+    };
+    add_cell_eval(t.model, ce.model);
+    for (const auto& [name, c] : ce.baselines) add_cell_eval(t.baselines[name], c);
+    for (auto& row : t.per_label) {
+        auto it = std::find(ce.model.perts.begin(), ce.model.perts.end(), row["perturbation"].get<std::string>());
+        if (it == ce.model.perts.end()) continue;
+        const size_t i = (size_t)(it - ce.model.perts.begin());
+        for (const auto& [name, v] : ce.model.per_pert) row[name] = num(v[i]);
         std::string genes;  // GEARS's 20 DE genes, ';'-separated (one CSV field)
-        for (int64_t g : gears_de.at(ce_model.perts[i])) genes += (genes.empty() ? "" : ";") + ds.gene_names[g];
+        for (int64_t g : ce.gears_de.at(ce.model.perts[i])) genes += (genes.empty() ? "" : ";") + ds.gene_names[g];
         row["gears_de_genes"] = genes;
     }
-    for (auto& row : per_label)
-        row["trained_embedding"] = std::find(untrained.begin(), untrained.end(),
-                                             row["perturbation"].get<std::string>()) == untrained.end();
+    for (auto& row : t.per_label)
+        row["trained_embedding"] = std::find(b.untrained.begin(), b.untrained.end(),
+                                             row["perturbation"].get<std::string>()) == b.untrained.end();
+    return t;
+}
 
-    // ---------------------------------------------------------------- test IWELBO
-    const int iw_particles = ec.at("iwelbo_particles").get<int>();
-    double iwelbo_sum = 0;
-    int64_t iw_cells = 0;
-    int iw_split = data::SPLIT_TEST;
-    {
-        // Cells per batch so that particles x cells matches a training step's rows.
-        int64_t cells_per_batch = std::max<int64_t>(
-            8, m.config["train"]["batch_size"].get<int64_t>() * m.config["train"]["particles"].get<int64_t>() / iw_particles);
-        // With evaluate.split = all the IWELBO is still a held-out figure: it uses the test split (said in the report).
-        iw_split = split < 0 ? data::SPLIT_TEST : split;
-        if (split < 0 && verbose) std::fprintf(stderr, "evaluate: the IWELBO uses the test split (evaluate.split = all)\n");
-        const int eval_split = iw_split;
-        const auto iw_batches = data::epoch_batches(ds, eval_split, cells_per_batch, seed, 0, false);
-        std::unique_ptr<io::Progress> iw_bar;
-        if (verbose) iw_bar = std::make_unique<io::Progress>("evaluate: IWELBO");
-        int64_t iw_done = 0;
-        for (const auto& cells : iw_batches) {
-            if (iw_bar) iw_bar->update(iw_done++, (int64_t)iw_batches.size(), "batches");
-            models::Batch b = data::make_batch(ds, cells, eval_split, m.params.values().dtype, m.device);
-            std::vector<double> lw = m.model->log_weights(m.params, b, iw_particles, RngKey{seed, 78}, 0).to_vector();
-            const int64_t B = (int64_t)cells.size();
-            for (int64_t n = 0; n < B; ++n) {
-                double mx = -INFINITY;
-                for (int p = 0; p < iw_particles; ++p) mx = std::max(mx, lw[p * B + n]);
-                double s = 0;
-                for (int p = 0; p < iw_particles; ++p) s += std::exp(lw[p * B + n] - mx);
-                iwelbo_sum += mx + std::log(s) - std::log((double)iw_particles);
-            }
-            iw_cells += B;
+// ---------------------------------------------------------------- stage 7: the test IWELBO
+struct Iwelbo {
+    double mean = NAN;
+    int64_t cells = 0;
+    int split = data::SPLIT_TEST;
+    int particles = 0;
+};
+
+Iwelbo test_iwelbo(LoadedModel& m, const Scope& s, bool verbose) {
+    const data::Dataset& ds = m.dataset;
+    Iwelbo iw;
+    iw.particles = m.config.at("evaluate").at("iwelbo_particles").get<int>();
+    // Cells per batch so that particles x cells matches a training step's rows.
+    const int64_t cells_per_batch = std::max<int64_t>(
+        8, m.config["train"]["batch_size"].get<int64_t>() * m.config["train"]["particles"].get<int64_t>() / iw.particles);
+    // With evaluate.split = all the IWELBO is still a held-out figure: it uses the test split (said in the report).
+    iw.split = s.split < 0 ? data::SPLIT_TEST : s.split;
+    if (s.split < 0 && verbose) std::fprintf(stderr, "evaluate: the IWELBO uses the test split (evaluate.split = all)\n");
+    const auto batches = data::epoch_batches(ds, iw.split, cells_per_batch, s.seed, 0, false);
+    std::unique_ptr<io::Progress> bar;
+    if (verbose) bar = std::make_unique<io::Progress>("evaluate: IWELBO");
+    int64_t done = 0;
+    double sum = 0;
+    for (const auto& cells : batches) {
+        if (bar) bar->update(done++, (int64_t)batches.size(), "batches");
+        models::Batch b = data::make_batch(ds, cells, iw.split, m.params.values().dtype, m.device);
+        std::vector<double> lw = m.model->log_weights(m.params, b, iw.particles, RngKey{s.seed, 78}, 0).to_vector();
+        const int64_t B = (int64_t)cells.size();
+        for (int64_t n = 0; n < B; ++n) {
+            double mx = -INFINITY;
+            for (int p = 0; p < iw.particles; ++p) mx = std::max(mx, lw[p * B + n]);
+            double e = 0;
+            for (int p = 0; p < iw.particles; ++p) e += std::exp(lw[p * B + n] - mx);
+            sum += mx + std::log(e) - std::log((double)iw.particles);
         }
-        if (iw_bar) iw_bar->finish_line("evaluate: IWELBO over " + std::to_string(iw_cells) + " cells");
+        iw.cells += B;
     }
-    double iwelbo = iw_cells ? iwelbo_sum / (double)iw_cells : NAN;
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (bar) bar->finish_line("evaluate: IWELBO over " + std::to_string(iw.cells) + " cells");
+    iw.mean = iw.cells ? sum / (double)iw.cells : NAN;
+    return iw;
+}
 
-    json report = {{"checkpoint", m.checkpoint},
-                   {"model", m.model->type()},
-                   {"split", split_name},
-                   {"seed", seed},
-                   {"cells", {{"control", data.n_control}, {"perturbations", P},
-                              {"controls_from", control_split < 0 ? std::string("all splits")
-                                                                  : std::string(data::split_name(control_split))},
-                              {"held_out_labels_only", only_heldout}}},
-                   {"additive_singles_without_training_cells", missing_singles},
-                   {"untrained_perturbations", untrained},
-                   {"linear_baseline", {{"reference", "Ahlmann-Eltze, Huber & Anders, Nature Methods 2025"},
-                                        {"components", LinearBaselineInput{}.components},
-                                        {"ridge", LinearBaselineInput{}.ridge},
-                                        {"embedded_perturbations", linear_embedded}}},
-                   {"iwelbo", {{"particles", iw_particles}, {"cells", iw_cells}, {"split", data::split_name(iw_split)},
-                               {"mean", num(iwelbo)}}},
-                   {"ate", {{"particles", particles}, {"library_size", library}, {"transform", "perturbseq"},
-                            {"top_k_de", top_k}, {"qc_pass_cells_only", true}}},
-                   {"metrics", {{"model", model_metrics}, {"baselines", baselines}}},
-                   {"per_perturbation", per_label},
-                   {"seconds", seconds}};
-
-    // ---------------------------------------------------------------- figures and the readable report
-    // The folder is made only now, when every number is computed: an error above leaves nothing behind.
+// ---------------------------------------------------------------- stage 8: figures and the readable report
+// Writes the SVG figures into out_dir (made now, when every number is computed: an error before leaves nothing
+// behind) and returns their file names.
+std::vector<std::string> write_figures(const LoadedModel& m, const std::string& out_dir, const Scope& s,
+                                       const DataAte& d, const Mat& A_model, const json& per_label) {
+    const data::Dataset& ds = m.dataset;
+    const int64_t P = d.A.rows, G = d.A.cols;
     fs::create_directories(out_dir);
     std::vector<std::string> figures;
     auto write_fig = [&](const std::string& name, const std::string& svg) {
         io::write_file_atomic((fs::path(out_dir) / name).string(), svg);
         figures.push_back(name);
     };
-    {
-        std::vector<double> xs, ys;
-        const int64_t stride = std::max<int64_t>(1, P * G / 20000);
-        for (int64_t i = 0; i < P * G; i += stride) xs.push_back(A_data.data[i]), ys.push_back(A_model.data[i]);
-        write_fig("ate_scatter.svg", io::svg_scatter("ATE: model vs data (" + split_name + " split)",
-                                                     "observed ATE (log2)", "predicted ATE (log2)", xs, ys, true));
-        std::vector<double> pd;
-        for (const auto& r : per_label) {
-            const json v = r.value("pearson_delta", json());
-            pd.push_back(v.is_number() ? v.get<double>() : NAN);
-        }
-        write_fig("per_perturbation_pearson_delta.svg",
-                  io::svg_bar_chart("pearson_delta per perturbation (" + split_name + " split)",
-                                    "Pearson r of predicted vs observed change", data.labels, pd));
+    std::vector<double> xs, ys;
+    const int64_t stride = std::max<int64_t>(1, P * G / 20000);
+    for (int64_t i = 0; i < P * G; i += stride) xs.push_back(d.A.data[i]), ys.push_back(A_model.data[i]);
+    write_fig("ate_scatter.svg", io::svg_scatter("ATE: model vs data (" + s.split_name + " split)",
+                                                 "observed ATE (log2)", "predicted ATE (log2)", xs, ys, true));
+    std::vector<double> pd;
+    for (const auto& r : per_label) {
+        const json v = r.value("pearson_delta", json());
+        pd.push_back(v.is_number() ? v.get<double>() : NAN);
     }
+    write_fig("per_perturbation_pearson_delta.svg",
+              io::svg_bar_chart("pearson_delta per perturbation (" + s.split_name + " split)",
+                                "Pearson r of predicted vs observed change", d.groups.labels, pd));
     std::ifstream mf(fs::path(m.run_dir) / "metrics.jsonl");
     if (mf) {
         io::Series tr{"train loss", {}, {}}, va{"val loss", {}, {}};
@@ -726,38 +767,87 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
                       io::svg_heatmap("GRN edge probability (perturbed genes)", names, names, block, "edge probability"));
         }
     }
-    report["figures"] = figures;
+    return figures;
+}
+
+std::string report_markdown(const LoadedModel& m, const std::vector<std::string>& figures, const Scope& s, const DataAte& d,
+                            const Baselines& b, const MetricTables& t, const Iwelbo& iw) {
+    const json& ec = m.config.at("evaluate");
     std::ostringstream md;
     md << "# Evaluation of " << m.model->type() << "\n\n"
        << "Metric definitions: docs/metrics.md (cell-eval's names follow cell-eval; `ate_*` and `jaccard_*` the "
           "GPO-VAE papers' perturbseq convention).\n\n"
-       << "Checkpoint `" << m.checkpoint << "`, " << split_name << " split (QC-pass cells), seed " << seed << ": "
-       << data.n_control << " control cells, " << P << " perturbations. ATE: perturbseq transform, " << particles
-       << " model particles at library size " << library << ".\n\n"
-       << "Test IWELBO (" << iw_particles << " particles, " << iw_cells << " cells): " << fmt(num(iwelbo)) << "\n\n"
-       << "Linear baseline (Ahlmann-Eltze et al. 2025): a gene embedding for " << linear_embedded.size() << " of " << P
-       << " perturbations (single perturbations of measured genes); the others get its zero-embedding prediction.\n\n"
-       << "| metric | model | no change | mean of perturbed | training mean | linear" << (any_combo ? " | additive" : "")
-       << " |\n|---|---|---|---|---|---" << (any_combo ? "|---" : "") << "|\n";
-    for (auto it = model_metrics.begin(); it != model_metrics.end(); ++it) {
-        md << "| " << it.key() << " | " << fmt(it.value()) << " | " << fmt(baselines["no_change"][it.key()]) << " | "
-           << fmt(baselines["perturbed_mean"][it.key()]) << " | " << fmt(baselines["train_mean"][it.key()]) << " | "
-           << fmt(baselines["linear"][it.key()]);
-        if (any_combo) md << " | " << fmt(baselines["additive"][it.key()]);
+       << "Checkpoint `" << m.checkpoint << "`, " << s.split_name << " split (QC-pass cells), seed " << s.seed << ": "
+       << d.groups.n_control << " control cells, " << d.A.rows << " perturbations. ATE: perturbseq transform, "
+       << ec.at("ate_particles").get<int64_t>() << " model particles at library size "
+       << ec.at("ate_library_size").get<double>() << ".\n\n"
+       << "Test IWELBO (" << iw.particles << " particles, " << iw.cells << " cells): " << fmt(num(iw.mean)) << "\n\n"
+       << "Linear baseline (Ahlmann-Eltze et al. 2025): a gene embedding for " << b.linear_embedded.size() << " of "
+       << d.A.rows << " perturbations (single perturbations of measured genes); the others get its zero-embedding "
+          "prediction.\n\n"
+       << "| metric | model | no change | mean of perturbed | training mean | linear" << (b.any_combo ? " | additive" : "")
+       << " |\n|---|---|---|---|---|---" << (b.any_combo ? "|---" : "") << "|\n";
+    json base = t.baselines;  // a copy: operator[] puts null where a baseline lacks a metric (fmt shows it)
+    for (auto it = t.model.begin(); it != t.model.end(); ++it) {
+        md << "| " << it.key() << " | " << fmt(it.value()) << " | " << fmt(base["no_change"][it.key()]) << " | "
+           << fmt(base["perturbed_mean"][it.key()]) << " | " << fmt(base["train_mean"][it.key()]) << " | "
+           << fmt(base["linear"][it.key()]);
+        if (b.any_combo) md << " | " << fmt(base["additive"][it.key()]);
         md << " |\n";
     }
     md << "\n## Per perturbation (model)\n\n| perturbation | cells | pearson_delta | mse_delta | "
           "discrimination_score_l1 | ate_pearson_delta | jaccard_top20 |\n|---|---|---|---|---|---|---|\n";
-    for (const auto& r : per_label)
+    for (const auto& r : t.per_label)
         md << "| " << r["perturbation"].get<std::string>() << " | " << r["cells"] << " | "
            << fmt(r.value("pearson_delta", json())) << " | " << fmt(r.value("mse_delta", json())) << " | "
            << fmt(r.value("discrimination_score_l1", json())) << " | " << fmt(r["ate_pearson_delta"]) << " | "
            << fmt(r["jaccard_top20"]) << " |\n";
     md << "\n## Figures\n\n";
     for (const auto& fname : figures) md << "![" << fname << "](" << fname << ")\n\n";
+    return md.str();
+}
+
+}  // namespace
+
+json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, const std::string& export_dir) {
+    auto t0 = std::chrono::steady_clock::now();
+    const json& ec = m.config.at("evaluate");
+    const Scope s = evaluation_scope(m, verbose);
+    const DataAte d = data_ate(m, s);
+    const Mat A_model = model_ate(m, d, s, verbose);
+    const Baselines b = profile_baselines(m, d, verbose);
+    const CellEvalScores ce = cell_eval_scores(m, s, d, b.any_combo, export_dir, verbose);
+    MetricTables t = metric_tables(m, s, d, A_model, b, ce);
+    const Iwelbo iw = test_iwelbo(m, s, verbose);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    json report = {{"checkpoint", m.checkpoint},
+                   {"model", m.model->type()},
+                   {"split", s.split_name},
+                   {"seed", s.seed},
+                   {"cells", {{"control", d.groups.n_control}, {"perturbations", d.A.rows},
+                              {"controls_from", s.control_split < 0 ? std::string("all splits")
+                                                                    : std::string(data::split_name(s.control_split))},
+                              {"held_out_labels_only", s.only_heldout}}},
+                   {"additive_singles_without_training_cells", b.missing_singles},
+                   {"untrained_perturbations", b.untrained},
+                   {"linear_baseline", {{"reference", "Ahlmann-Eltze, Huber & Anders, Nature Methods 2025"},
+                                        {"components", LinearBaselineInput{}.components},
+                                        {"ridge", LinearBaselineInput{}.ridge},
+                                        {"embedded_perturbations", b.linear_embedded}}},
+                   {"iwelbo", {{"particles", iw.particles}, {"cells", iw.cells}, {"split", data::split_name(iw.split)},
+                               {"mean", num(iw.mean)}}},
+                   {"ate", {{"particles", ec.at("ate_particles").get<int64_t>()},
+                            {"library_size", ec.at("ate_library_size").get<double>()}, {"transform", "perturbseq"},
+                            {"top_k_de", s.top_k}, {"qc_pass_cells_only", true}}},
+                   {"metrics", {{"model", t.model}, {"baselines", t.baselines}}},
+                   {"per_perturbation", t.per_label},
+                   {"seconds", seconds}};
+    const std::vector<std::string> figures = write_figures(m, out_dir, s, d, A_model, t.per_label);
+    report["figures"] = figures;
     io::write_file_atomic((fs::path(out_dir) / "report.json").string(), report.dump(2) + "\n");
-    io::write_file_atomic((fs::path(out_dir) / "report.md").string(), md.str());
-    io::write_file_atomic((fs::path(out_dir) / "per_perturbation.csv").string(), per_perturbation_csv(per_label));
+    io::write_file_atomic((fs::path(out_dir) / "report.md").string(), report_markdown(m, figures, s, d, b, t, iw));
+    io::write_file_atomic((fs::path(out_dir) / "per_perturbation.csv").string(), per_perturbation_csv(t.per_label));
     if (verbose) std::fprintf(stderr, "evaluate: report in %s (%.1f s)\n", out_dir.c_str(), seconds);
     return report;
 }

@@ -256,6 +256,20 @@ Var relaxed_bernoulli_st(Tape& tape, Var logits, const Tensor& u, double tempera
 // Rows per chunk on the engine's threads: about kElementGrain elements, at least one row.
 static int64_t nb_row_grain(int64_t G) { return std::max<int64_t>(1, kElementGrain / G); }
 
+// The count parts of the NB terms (lgamma, or digamma for the backward), once per cell, when several rows
+// (particles) share each cell (R > B): the same values the rows would compute, R / B times fewer calls. Empty when
+// every row has its own cell.
+template <class T>
+static std::vector<T> nb_shared_count_parts(const Tensor& counts, const std::vector<T>& c, int64_t R, int64_t B,
+                                            int64_t G, bool digamma_part) {
+    if (R <= B) return {};
+    std::vector<T> part((size_t)(B * G));
+    parallel_ranges(B, nb_row_grain(G), [&](int64_t b0, int64_t b1) {
+        cpu::nb_count_parts<T>(part.data(), counts.ptr<T>(), c.data(), b0, b1, G, digamma_part);
+    });
+    return part;
+}
+
 Var nb_log_prob_softmax(Tape& tape, Var logits, Var log_theta, const Tensor& counts, const Tensor& library) {
     const char* op = "nb_log_prob_softmax";
     const Tensor& L = tape.value(logits);
@@ -279,9 +293,11 @@ Var nb_log_prob_softmax(Tape& tape, Var logits, Var log_theta, const Tensor& cou
         dispatch_cpu(out, op, [&](auto tag) {
             using T = decltype(tag);
             std::vector<T> c = cpu::nb_dispersion(LT.ptr<T>(), G);
+            const std::vector<T> lg = nb_shared_count_parts<T>(counts, c, R, B, G, false);
             parallel_ranges(R, nb_row_grain(G), [&](int64_t r0, int64_t r1) {
                 cpu::nb_log_prob_softmax_forward_rows<T>(out.ptr<T>(), lse.ptr<T>(), L.ptr<T>(), c.data(),
-                                                         counts.ptr<T>(), library.ptr<T>(), r0, r1, B, G);
+                                                         counts.ptr<T>(), library.ptr<T>(), r0, r1, B, G,
+                                                         lg.empty() ? nullptr : lg.data());
             });
         });
     }
@@ -307,13 +323,15 @@ Var nb_log_prob_softmax(Tape& tape, Var logits, Var log_theta, const Tensor& cou
                 // Row chunks fixed by the sizes; each chunk's log_theta gradient goes to its own row of
                 // `partial`, added to dLT in chunk order: the same result for every thread count.
                 std::vector<T> c = cpu::nb_dispersion(LT.ptr<T>(), G);
+                const std::vector<T> psi = dLT ? nb_shared_count_parts<T>(counts, c, R, B, G, true) : std::vector<T>();
                 const int64_t grain = nb_row_grain(G), chunks = (R + grain - 1) / grain;
                 std::vector<T> partial(dLT ? (size_t)(chunks * G) : 0, T(0));
                 parallel_for(chunks, [&](int64_t k) {
                     cpu::nb_log_prob_softmax_backward_rows<T>(gptr<T>(dL), dLT ? partial.data() + k * G : nullptr,
                                                               dout.ptr<T>(), lse.ptr<T>(), L.ptr<T>(), c.data(),
                                                               counts.ptr<T>(), library.ptr<T>(), k * grain,
-                                                              std::min(R, (k + 1) * grain), B, G);
+                                                              std::min(R, (k + 1) * grain), B, G,
+                                                              psi.empty() ? nullptr : psi.data());
                 });
                 if (dLT)
                     for (int64_t k = 0; k < chunks; ++k)

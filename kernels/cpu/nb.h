@@ -43,15 +43,26 @@ GPO_NB_HD inline T digamma(T x) {
 
 // One gene's log GammaPoisson(x; c, r) with r = max(c / mu1, 1e-6), mu1 = mu + 1e-4:
 //   lgamma(x+c) - lgamma(c) - lgamma(x+1) + c log r - (c+x) log(1+r)   (log1p for accuracy at small r)
+// split into the count part nb_lgamma_part(x, c), which does not depend on mu1 (so several rows of the same cell
+// share it), and nb_term_from_lgamma, which adds the rest in the same order: nb_term's value either way.
 template <class T>
-GPO_NB_HD inline T nb_term(T x, T c, T mu1) {
+GPO_NB_HD inline T nb_lgamma_part(T x, T c) {
     using std::lgamma;
+    return x == T(0) ? T(0) : lgamma(x + c) - lgamma(c) - lgamma(x + T(1));  // exactly 0 at x = 0 (lgamma(1) = 0)
+}
+
+template <class T>
+GPO_NB_HD inline T nb_term_from_lgamma(T lg, T x, T c, T mu1) {
     using std::log;
     using std::log1p;
     T q = c / mu1;
     T r = q >= T(kNbMinRate) ? q : T(kNbMinRate);
-    T lg = x == T(0) ? T(0) : lgamma(x + c) - lgamma(c) - lgamma(x + T(1));  // exactly 0 at x = 0 (lgamma(1) = 0)
     return lg + c * log(r) - (c + x) * log1p(r);
+}
+
+template <class T>
+GPO_NB_HD inline T nb_term(T x, T c, T mu1) {
+    return nb_term_from_lgamma(nb_lgamma_part(x, c), x, c, mu1);
 }
 
 // Partial derivatives of nb_term with respect to c and mu1. The clamp's gradient is torch's: it passes where
@@ -60,13 +71,23 @@ GPO_NB_HD inline T nb_term(T x, T c, T mu1) {
 //   d/dmu1 = c (x - mu1) / (mu1 (mu1 + c))
 // [from d/dr = c/r - (c+x)/(1+r), dq/dc = 1/mu1, dq/dmu1 = -q/mu1]; with the clamp active (r = 1e-6, constant)
 //   d/dc   = psi(x+c) - psi(c) + log r - log(1+r),  d/dmu1 = 0.
+// nb_term_dc's count part, psi(x+c) - psi(c) (0 at x = 0), shared by the rows of one cell as nb_lgamma_part.
 template <class T>
-GPO_NB_HD inline T nb_term_dc(T x, T c, T mu1) {
+GPO_NB_HD inline T nb_digamma_part(T x, T c) {
+    return x == T(0) ? T(0) : digamma(x + c) - digamma(c);  // most counts are 0
+}
+
+template <class T>
+GPO_NB_HD inline T nb_term_dc_from_digamma(T psi, T x, T c, T mu1) {
     using std::log;
     using std::log1p;
-    T psi = x == T(0) ? T(0) : digamma(x + c) - digamma(c);  // most counts are 0
     if (c / mu1 >= T(kNbMinRate)) return psi + log(c / (c + mu1)) + (mu1 - x) / (mu1 + c);
     return psi + log(T(kNbMinRate)) - log1p(T(kNbMinRate));
+}
+
+template <class T>
+GPO_NB_HD inline T nb_term_dc(T x, T c, T mu1) {
+    return nb_term_dc_from_digamma(nb_digamma_part(x, c), x, c, mu1);
 }
 
 template <class T>
@@ -79,10 +100,11 @@ GPO_NB_HD inline T nb_term_dmu1(T x, T c, T mu1) {
 // R = P * B, row r uses counts row b = r % B:
 //   lse[r] = log sum_g exp(logits[r, g]);  rho = exp(logits[r, :] - lse[r])
 //   out[r] = sum_g nb_term(counts[b, g], c[g], library[b] * rho[g] + 1e-4)
-// lse is kept for the backward. Rows are independent: any split of [0, R) gives the same values.
+// lse is kept for the backward. Rows are independent: any split of [0, R) gives the same values. lg (B, G), when
+// given, holds nb_lgamma_part of every count (nb_count_parts), computed once for the R / B rows of each cell.
 template <class T>
 void nb_log_prob_softmax_forward_rows(T* out, T* lse, const T* logits, const T* c, const T* counts, const T* library,
-                                      int64_t r0, int64_t r1, int64_t B, int64_t G) {
+                                      int64_t r0, int64_t r1, int64_t B, int64_t G, const T* lg = nullptr) {
     for (int64_t r = r0; r < r1; ++r) {
         const T* l = logits + r * G;
         const T* x = counts + (r % B) * G;
@@ -93,13 +115,24 @@ void nb_log_prob_softmax_forward_rows(T* out, T* lse, const T* logits, const T* 
         for (int64_t g = 0; g < G; ++g) sum += std::exp(l[g] - m);
         T L = m + std::log(sum);
         T acc = 0;
+        const T* lgr = lg ? lg + (r % B) * G : nullptr;
         for (int64_t g = 0; g < G; ++g) {
             T mu1 = lib * std::exp(l[g] - L) + T(kNbMuShift);
-            acc += nb_term(x[g], c[g], mu1);
+            acc += nb_term_from_lgamma(lgr ? lgr[g] : nb_lgamma_part(x[g], c[g]), x[g], c[g], mu1);
         }
         out[r] = acc;
         lse[r] = L;
     }
+}
+
+// Rows [b0, b1) of part (B, G) = nb_lgamma_part (digamma = false) or nb_digamma_part (true) of every count.
+template <class T>
+void nb_count_parts(T* part, const T* counts, const T* c, int64_t b0, int64_t b1, int64_t G, bool digamma_part) {
+    for (int64_t b = b0; b < b1; ++b)
+        for (int64_t g = 0; g < G; ++g) {
+            const T x = counts[b * G + g];
+            part[b * G + g] = digamma_part ? nb_digamma_part(x, c[g]) : nb_lgamma_part(x, c[g]);
+        }
 }
 
 // c (G) = exp(log_theta): once per call, not once per row.
@@ -121,11 +154,11 @@ void nb_log_prob_softmax_forward(T* out, T* lse, const T* logits, const T* log_t
 // Rows [r0, r1) of the backward: dlogits (R, G) += dout[r] * rho_k (a_k - sum_g a_g rho_g), a_g = library[b] *
 // d nb_term / d mu1 (softmax backward); dlog_theta (G) += sum over the rows of dout[r] * c_g * d nb_term / d c, in
 // row order. Either gradient may be null. dout (R), lse (R) from the forward; c (G) = exp(log_theta); other shapes
-// as in the forward.
+// as in the forward; psi (B, G), when given, holds nb_digamma_part of every count (nb_count_parts).
 template <class T>
 void nb_log_prob_softmax_backward_rows(T* dlogits, T* dlog_theta, const T* dout, const T* lse, const T* logits,
                                        const T* c, const T* counts, const T* library, int64_t r0, int64_t r1,
-                                       int64_t B, int64_t G) {
+                                       int64_t B, int64_t G, const T* psi = nullptr) {
     std::vector<T> rho(G), a(G);
     for (int64_t r = r0; r < r1; ++r) {
         const T* l = logits + r * G;
@@ -137,7 +170,10 @@ void nb_log_prob_softmax_backward_rows(T* dlogits, T* dlog_theta, const T* dout,
             T mu1 = lib * rho[g] + T(kNbMuShift);
             a[g] = lib * nb_term_dmu1(x[g], c[g], mu1);
             dot += a[g] * rho[g];
-            if (dlog_theta) dlog_theta[g] += d * c[g] * nb_term_dc(x[g], c[g], mu1);
+            if (dlog_theta) {
+                const T p = psi ? psi[(r % B) * G + g] : nb_digamma_part(x[g], c[g]);
+                dlog_theta[g] += d * c[g] * nb_term_dc_from_digamma(p, x[g], c[g], mu1);
+            }
         }
         if (dlogits)
             for (int64_t g = 0; g < G; ++g) dlogits[r * G + g] += d * rho[g] * (a[g] - dot);

@@ -298,6 +298,24 @@ void add_de_metrics(const std::map<std::string, DeTable>& real, const std::map<s
         out.per_pert["de_sig_genes_recall"].push_back(r.empty() ? NAN : (double)both.size() / (double)r.size());
         out.per_pert["de_nsig_counts_real"].push_back((double)r.size());
         out.per_pert["de_nsig_counts_pred"].push_back((double)q.size());
+        // Recovery of the real significant genes by the predicted FDR over every gene: label = real FDR < 0.05,
+        // score = -log10 of the predicted FDR clipped to [1e-10, 1] (a gene without a predicted test: FDR 1), in
+        // float32 as cell-eval casts the tables. NaN without a real significant or non-significant gene, and then
+        // the mean is NaN too (cell-eval returns NaN there, not a missing value).
+        std::vector<double> score;
+        std::vector<int> label;
+        if (real.count(p)) {
+            const DeTable& rt = real.at(p);
+            const DeTable* pt = pred.count(p) ? &pred.at(p) : nullptr;
+            for (size_t g = 0; g < rt.fdr.size(); ++g) {
+                label.push_back((float)rt.fdr[g] < 0.05f);
+                const float q = std::clamp(pt ? (float)pt->fdr[g] : 1.0f, 1e-10f, 1.0f);
+                score.push_back((double)-std::log10(q));
+            }
+        }
+        const RankingScores auc = ranking_scores(score, label);
+        out.per_pert["pr_auc"].push_back(auc.auprc);
+        out.per_pert["roc_auc"].push_back(auc.auroc);
     }
     set_means(out);
 }

@@ -60,8 +60,8 @@ std::map<std::string, DeTable> pdex_ref(const LabelledCells& cells, const std::s
 
 // cell-eval's DE metrics from the real and predicted tables, added to `out` per perturbation (out.perts) and as
 // means: overlap_at_{N,50,100,200,500}, precision_at_{N,50,100,200,500}, de_direction_match, de_spearman_lfc_sig,
-// de_sig_genes_recall, de_nsig_counts_real / _pred. Significant: FDR < 0.05 after cell-eval's float32 cast,
-// ranked by |log2 FC| descending (ties in gene order).
+// de_sig_genes_recall, de_nsig_counts_real / _pred, pr_auc, roc_auc. Significant: FDR < 0.05 after cell-eval's
+// float32 cast, ranked by |log2 FC| descending (ties in gene order).
 void add_de_metrics(const std::map<std::string, DeTable>& real, const std::map<std::string, DeTable>& pred,
                     CellEvalMetrics& out);
 

@@ -594,10 +594,9 @@ CellEvalScores cell_eval_scores(LoadedModel& m, const Scope& s, const DataAte& d
     for (int64_t n = 0; n < ds.N; ++n)
         if (evaluated(ds, n, data::SPLIT_TRAIN, data::SPLIT_TRAIN)) append_cell(train_cells, ds, n);
     const auto own = normlog_pseudobulk(train_cells);
-    LabelledCells pooled = train_cells;
-    for (auto& l : pooled.labels)
+    for (auto& l : train_cells.labels)  // the same cells pooled: every perturbed cell under one label
         if (l != ds.control_label) l = "__perturbed__";
-    const auto pool = normlog_pseudobulk(pooled);
+    const auto pool = normlog_pseudobulk(train_cells);
     std::map<std::string, std::vector<double>> none_pb, pert_pb, train_pb;
     const std::vector<double>& ctrl = own.at(ds.control_label);
     for (const auto& [label, v] : real_pb) {

@@ -171,37 +171,6 @@ GrnStatResult grn_statistical_eval(const std::vector<uint8_t>& adj, const GrnExp
 }
 
 // ---------------------------------------------------------------------------------------------- biological
-RankingScores ranking_scores(const std::vector<double>& scores, const std::vector<int>& labels) {
-    RankingScores r;
-    const size_t n = scores.size();
-    r.pairs = (int64_t)n;
-    std::vector<size_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
-    for (int l : labels) r.positives += l != 0;
-    const double npos = (double)r.positives, nneg = (double)(n - r.positives);
-    if (npos == 0 || nneg == 0) {
-        r.auroc = r.auprc = NAN;
-        return r;
-    }
-    // Walk the distinct scores from the top: each block of tied scores is one threshold.
-    double tp = 0, fp = 0, auc = 0, ap = 0, prev_recall = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        double btp = 0, bfp = 0;
-        while (j < n && scores[order[j]] == scores[order[i]]) (labels[order[j]] ? btp : bfp) += 1, ++j;
-        auc += bfp * (tp + 0.5 * btp);  // (positive, negative) pairs ordered right: positives above, ties 1/2
-        tp += btp, fp += bfp;
-        const double recall = tp / npos;
-        ap += (recall - prev_recall) * (tp / (tp + fp));
-        prev_recall = recall;
-        i = j;
-    }
-    r.auroc = auc / (npos * nneg);
-    r.auprc = ap;
-    return r;
-}
-
 RankingScores edge_ranking(const std::vector<double>& prob, int64_t T, int64_t P, const std::vector<std::string>& genes,
                            const io::EdgeList& reference) {
     std::set<std::pair<int64_t, int64_t>> ref;

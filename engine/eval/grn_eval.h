@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/eval/metrics.h"
 #include "io/edges.h"
 
 namespace gpo::data {
@@ -91,16 +92,9 @@ struct BioEvalResult {
 BioEvalResult bio_eval(const std::vector<std::pair<int64_t, int64_t>>& predicted,
                        const std::vector<std::string>& genes, const io::EdgeList& reference, int64_t n_random = 1000,
                        uint64_t seed = 0);
-// Threshold-free scores of edge probabilities against a reference: over the ordered pairs i != j of the perturbed
-// block (P x P, the first P rows/columns of the row-major (T, T) `prob`), label 1 when the reference (restricted to
-// `genes`) has i -> j (directed) or {i, j} (undirected). AUROC = P(a positive scores above a negative), ties 1/2
-// (sklearn roc_auc_score); AUPRC = sklearn average_precision_score: sum over the distinct scores, descending, of
-// (recall_k - recall_{k-1}) * precision_k. NaN when there is no positive or no negative pair.
-struct RankingScores {
-    int64_t positives = 0, pairs = 0;
-    double auroc = 0, auprc = 0;
-};
-RankingScores ranking_scores(const std::vector<double>& scores, const std::vector<int>& labels);
+// Threshold-free scores of edge probabilities against a reference (ranking_scores, metrics.h): over the ordered
+// pairs i != j of the perturbed block (P x P, the first P rows/columns of the row-major (T, T) `prob`), label 1 when
+// the reference (restricted to `genes`) has i -> j (directed) or {i, j} (undirected).
 RankingScores edge_ranking(const std::vector<double>& prob, int64_t T, int64_t P, const std::vector<std::string>& genes,
                            const io::EdgeList& reference);
 

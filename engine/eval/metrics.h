@@ -105,6 +105,15 @@ MwuResult mann_whitney_u_sorted(const std::vector<double>& x_sorted, const std::
 // The same from sample sizes, x's pooled rank sum R1 and the tie term sum (t³ - t) (group_columns.h).
 MwuResult mann_whitney_u_from_ranks(double n1, double n2, double r1, double tie);
 
+// Threshold-free scores of `scores` against binary `labels`: AUROC = P(a positive scores above a negative), ties 1/2
+// (sklearn roc_auc_score, = auc(roc_curve)); AUPRC = sklearn average_precision_score: sum over the distinct scores,
+// descending, of (recall_k - recall_{k-1}) * precision_k. NaN when there is no positive or no negative.
+struct RankingScores {
+    int64_t positives = 0, pairs = 0;
+    double auroc = 0, auprc = 0;
+};
+RankingScores ranking_scores(const std::vector<double>& scores, const std::vector<int>& labels);
+
 // scipy.stats.wasserstein_distance(u, v) with equal weights: ∫ |F_u(t) - F_v(t)| dt over the empirical CDFs.
 double wasserstein_1d(const std::vector<double>& u, const std::vector<double>& v);
 double wasserstein_1d_sorted(const std::vector<double>& u_sorted, const std::vector<double>& v_sorted);

@@ -317,6 +317,14 @@ void add_de_metrics(const std::map<std::string, DeTable>& real, const std::map<s
         out.per_pert["pr_auc"].push_back(auc.auprc);
         out.per_pert["roc_auc"].push_back(auc.auroc);
     }
+    // de_spearman_sig, one number for the whole set: Spearman of the real vs predicted number of significant genes
+    // over the perturbations with at least one real significant gene (1 when there is none: cell-eval's "perfect
+    // agreement"); reported for every perturbation, as cell-eval's table repeats it.
+    std::vector<double> n_real, n_pred;
+    for (const auto& p : out.perts)
+        if (!rs[p].empty()) n_real.push_back((double)rs[p].size()), n_pred.push_back((double)ps[p].size());
+    const double spearman_sig = n_real.empty() ? 1.0 : pearson(average_ranks(n_real), average_ranks(n_pred));
+    out.per_pert["de_spearman_sig"].assign(out.perts.size(), spearman_sig);
     set_means(out);
 }
 

@@ -29,7 +29,7 @@ SHARED = ["pearson_delta", "mse", "mae", "mse_delta", "mae_delta", "discriminati
           "overlap_at_N", "overlap_at_50", "overlap_at_100", "overlap_at_200", "overlap_at_500",
           "precision_at_N", "precision_at_50", "precision_at_100", "precision_at_200", "precision_at_500",
           "de_direction_match", "de_spearman_lfc_sig", "de_sig_genes_recall", "de_nsig_counts_real",
-          "de_nsig_counts_pred", "pr_auc", "roc_auc"]
+          "de_nsig_counts_pred", "pr_auc", "roc_auc", "de_spearman_sig"]
 
 
 def main():
@@ -43,7 +43,7 @@ def main():
         ev = MetricsEvaluator(adata_pred=pred, adata_real=real, control_pert=control, pert_col="target_gene",
                               num_threads=1, outdir=out)
         results, agg = ev.compute(profile="full", write_csv=False,
-                                  skip_metrics=["pearson_edistance", "clustering_agreement", "de_spearman_sig"])
+                                  skip_metrics=["pearson_edistance", "clustering_agreement"])
     results = results.to_pandas().set_index("perturbation")
     agg = agg.to_pandas().set_index("statistic")
     bad = 0

@@ -19,22 +19,48 @@ namespace {
 
 // scanpy's normalize_total (to the median of the non-zero row totals, numpy's median) and log1p, entry by entry:
 // visit(row, gene, value) for each stored entry of every row with a non-zero total (rows of total 0 stay 0).
+// row(r) returns row r's stored entries (data::CsrRow).
+template <class Row, class Visit>
+void for_each_normlog_rows(int64_t rows, Row row, Visit visit) {
+    std::vector<double> total(rows, 0.0), nonzero;
+    for (int64_t r = 0; r < rows; ++r) {
+        const data::CsrRow e = row(r);
+        for (int64_t k = 0; k < e.n; ++k) total[r] += e.val[k];
+        if (total[r] > 0) nonzero.push_back(total[r]);
+    }
+    const double target = nonzero.empty() ? 0.0 : stats::median(nonzero);
+    for (int64_t r = 0; r < rows; ++r) {
+        if (total[r] <= 0) continue;
+        const data::CsrRow e = row(r);
+        for (int64_t k = 0; k < e.n; ++k) visit(r, e.idx[k], std::log1p((double)e.val[k] * target / total[r]));
+    }
+}
+
 template <class Visit>
 void for_each_normlog(const LabelledCells& cells, Visit visit) {
     const io::CsrMatrix& X = cells.counts;
     GPO_CHECK((int64_t)cells.labels.size() == X.rows, "cell-eval metrics: " << cells.labels.size() << " labels for "
                                                                             << X.rows << " cells");
-    std::vector<double> total(X.rows, 0.0), nonzero;
-    for (int64_t r = 0; r < X.rows; ++r) {
-        for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k) total[r] += X.data[k];
-        if (total[r] > 0) nonzero.push_back(total[r]);
+    for_each_normlog_rows(X.rows, [&](int64_t r) {
+        return data::CsrRow{X.indices.data() + X.indptr[r], X.data.data() + X.indptr[r], X.indptr[r + 1] - X.indptr[r]};
+    }, visit);
+}
+
+std::map<std::string, std::vector<double>> pseudobulk_of(const std::vector<std::string>& labels, int64_t genes,
+                                                         const std::function<void(const std::function<void(int64_t, int, double)>&)>& each) {
+    std::map<std::string, std::vector<double>> sum;
+    std::map<std::string, int64_t> count;
+    for (const std::string& l : labels) {
+        auto& acc = sum[l];
+        if (acc.empty()) acc.assign(genes, 0.0);
+        ++count[l];
     }
-    const double target = nonzero.empty() ? 0.0 : stats::median(nonzero);
-    for (int64_t r = 0; r < X.rows; ++r) {
-        if (total[r] <= 0) continue;
-        for (int64_t k = X.indptr[r]; k < X.indptr[r + 1]; ++k)
-            visit(r, X.indices[k], std::log1p((double)X.data[k] * target / total[r]));
-    }
+    std::vector<std::vector<double>*> row_acc(labels.size());
+    for (size_t r = 0; r < labels.size(); ++r) row_acc[r] = &sum[labels[r]];
+    each([&](int64_t r, int g, double v) { (*row_acc[(size_t)r])[g] += v; });
+    for (auto& [label, acc] : sum)
+        for (double& v : acc) v /= (double)count[label];
+    return sum;
 }
 
 }  // namespace
@@ -55,17 +81,16 @@ std::map<std::string, NormlogMoments> normlog_moments(const LabelledCells& cells
 }
 
 std::map<std::string, std::vector<double>> normlog_pseudobulk(const LabelledCells& cells) {
-    std::map<std::string, std::vector<double>> sum;
-    std::map<std::string, int64_t> count;
-    for (const std::string& l : cells.labels) {
-        auto& acc = sum[l];
-        if (acc.empty()) acc.assign(cells.counts.cols, 0.0);
-        ++count[l];
-    }
-    for_each_normlog(cells, [&](int64_t r, int g, double v) { sum[cells.labels[r]][g] += v; });
-    for (auto& [label, acc] : sum)
-        for (double& v : acc) v /= (double)count[label];
-    return sum;
+    return pseudobulk_of(cells.labels, cells.counts.cols, [&](const std::function<void(int64_t, int, double)>& visit) {
+        for_each_normlog(cells, visit);
+    });
+}
+
+std::map<std::string, std::vector<double>> normlog_pseudobulk(const std::vector<std::string>& labels, int64_t genes,
+                                                              const std::function<data::CsrRow(int64_t)>& row) {
+    return pseudobulk_of(labels, genes, [&](const std::function<void(int64_t, int, double)>& visit) {
+        for_each_normlog_rows((int64_t)labels.size(), row, visit);
+    });
 }
 
 namespace {

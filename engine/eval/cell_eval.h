@@ -8,10 +8,12 @@
 // named p left out; sklearn's distances; ties ranked in perturbation order). Reported per perturbation and as their
 // mean (cell-eval's aggregate).
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "engine/data/csr.h"
 #include "io/h5ad.h"
 
 namespace gpo::eval {
@@ -25,6 +27,10 @@ struct LabelledCells {
 // Mean of log1p(x * m / sum x) per label (rows of zero total stay 0), m the median of the non-zero row totals of
 // `cells` (scanpy's normalize_total default); labels sorted.
 std::map<std::string, std::vector<double>> normlog_pseudobulk(const LabelledCells& cells);
+// The same for cells given as labels and a row reader (row(r): the stored entries of cell r, valid until the next
+// call), e.g. rows of the dataset read in place rather than copied.
+std::map<std::string, std::vector<double>> normlog_pseudobulk(const std::vector<std::string>& labels, int64_t genes,
+                                                              const std::function<data::CsrRow(int64_t)>& row);
 
 // Per label: the number of cells and, per gene, the sum and the sum of squares of the values normalised as above.
 struct NormlogMoments {

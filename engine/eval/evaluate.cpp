@@ -588,15 +588,17 @@ CellEvalScores cell_eval_scores(LoadedModel& m, const Scope& s, const DataAte& d
         add_gears_metrics(real_pb, pb, out.gears_de, ds.control_label, ce);
         return ce;
     };
-    LabelledCells train_cells;
-    train_cells.counts.cols = ds.G;
-    train_cells.counts.indptr.assign(1, 0);
+    // The training cells read in place from the dataset (not copied).
+    std::vector<int64_t> train_rows;
+    std::vector<std::string> train_labels;
     for (int64_t n = 0; n < ds.N; ++n)
-        if (evaluated(ds, n, data::SPLIT_TRAIN, data::SPLIT_TRAIN)) append_cell(train_cells, ds, n);
-    const auto own = normlog_pseudobulk(train_cells);
-    for (auto& l : train_cells.labels)  // the same cells pooled: every perturbed cell under one label
+        if (evaluated(ds, n, data::SPLIT_TRAIN, data::SPLIT_TRAIN)) train_rows.push_back(n), train_labels.push_back(ds.labels[n]);
+    data::RowBuffer buf;
+    auto train_row = [&](int64_t r) { return ds.counts.row(train_rows[(size_t)r], buf); };
+    const auto own = normlog_pseudobulk(train_labels, ds.G, train_row);
+    for (auto& l : train_labels)  // the same cells pooled: every perturbed cell under one label
         if (l != ds.control_label) l = "__perturbed__";
-    const auto pool = normlog_pseudobulk(train_cells);
+    const auto pool = normlog_pseudobulk(train_labels, ds.G, train_row);
     std::map<std::string, std::vector<double>> none_pb, pert_pb, train_pb;
     const std::vector<double>& ctrl = own.at(ds.control_label);
     for (const auto& [label, v] : real_pb) {

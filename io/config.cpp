@@ -66,6 +66,7 @@ json config_defaults() {
     "grn_hops": 5,
     "fc_criteria": 0.4,
     "gloss_coeff": 100.0,
+    "grn_target": "reference",
     "sparsity_coeff": 1.0
   },
   "train": {
@@ -221,6 +222,7 @@ const std::vector<KeyRule>& key_rules() {
         above("model.mask_temperature", 0),
         at_least("model.cf_beta", 0),
         one_of("model.cf_term", "reference,kl"),
+        one_of("model.grn_target", "reference,measured"),
         one_of("model.qc_alpha", "batch,global"),
         // K-hop propagation repeats a T x T product K times; the reference uses 5, beyond ~100 it only costs time.
         integer("model.grn_hops", 0, 100),

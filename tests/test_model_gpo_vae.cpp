@@ -193,3 +193,50 @@ TEST(ModelGpoVae, GenerateMeansAndSampledCounts) {
     // standard error of ~1/sqrt(400) per gene, so 10% on the total is a loose, safe bound.
     EXPECT_NEAR(sx / smu, 1.0, 0.1);
 }
+
+// model.grn_target = "measured": the GRN loss leaves out the target columns of unmeasured genes. On a control-only
+// batch the predicted K-hop change is 0, so the term is known in closed form from the batch's delta: the reference
+// averages |delta - tau| over all B x T entries, "measured" over the B x (T - 1) entries of the measured columns.
+// With perturbed cells it must not depend on an unmeasured column's delta at all, and with every column measured
+// it equals the reference.
+TEST(ModelGpoVae, GrnTargetMeasuredLeavesOutUnmeasuredColumns) {
+    GpoVaeConfig c = tiny_config();
+    GpoVaeConfig cm = c, call = c;
+    cm.grn_measured = {1, 0, 1, 1};  // treatment 1's gene has no measured expression
+    call.grn_measured = {1, 1, 1, 1};
+    ParamStore ps_ref, ps_m, ps_all;
+    GpoVae ref(c, ps_ref), meas(cm, ps_m), all(call, ps_all);
+    for (ParamStore* ps : {&ps_ref, &ps_m, &ps_all}) ps->finalize(Device::CPU, DType::F64);
+    ref.init_params(ps_ref, 21), meas.init_params(ps_m, 21), all.init_params(ps_all, 21);
+    auto grn_of = [](const GpoVae& m, const ParamStore& ps, const Batch& b) {
+        Tape t;
+        NoGradGuard ng(t);
+        return m.loss(t, ps, b, RngKey{7, 0}, 3).grn;
+    };
+
+    Batch ctrl = test::tiny_batch(c.G, false);
+    ctrl.present.clear();
+    std::vector<std::vector<std::pair<int, double>>> empty(6);
+    ctrl.D_sub = ops::Dosage::from_lists(empty, 0, DType::F64);
+    ctrl.D_plate = ctrl.D_sub;
+    const std::vector<double> delta = ctrl.delta.to_vector();
+    double all_sum = 0, measured_sum = 0;
+    for (int64_t n = 0; n < 6; ++n)
+        for (int64_t j = 0; j < c.T; ++j) {
+            const double e = std::fabs(delta[n * c.T + j] - c.tau);
+            all_sum += e;
+            if (j != 1) measured_sum += e;
+        }
+    // A handful of additions in double: agreement to rounding.
+    EXPECT_NEAR(grn_of(ref, ps_ref, ctrl), c.gloss_coeff * all_sum / (6.0 * c.T), 1e-12);
+    EXPECT_NEAR(grn_of(meas, ps_m, ctrl), c.gloss_coeff * measured_sum / (6.0 * (c.T - 1)), 1e-12);
+
+    Batch b = test::tiny_batch(c.G, false);
+    const double ref_before = grn_of(ref, ps_ref, b), meas_before = grn_of(meas, ps_m, b);
+    EXPECT_EQ(grn_of(all, ps_all, b), ref_before);
+    std::vector<double> d2 = b.delta.to_vector();
+    for (int64_t n = 0; n < 6; ++n) d2[n * c.T + 1] += 3.0;
+    b.delta = Tensor::from_vector(b.delta.shape, d2, DType::F64);
+    EXPECT_EQ(grn_of(meas, ps_m, b), meas_before);
+    EXPECT_NE(grn_of(ref, ps_ref, b), ref_before);
+}

@@ -40,6 +40,10 @@ GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) 
     c.hops = m.at("grn_hops").get<int>();
     c.tau = m.at("fc_criteria").get<double>();
     c.gloss_coeff = m.at("gloss_coeff").get<double>();
+    if (m.value("grn_target", std::string("reference")) == "measured") {
+        c.grn_measured.assign((size_t)ds.T, 1);
+        for (int64_t t = 0; t < ds.T; ++t) c.grn_measured[(size_t)t] = ds.treatment_gene[(size_t)t] >= 0;
+    }
     c.sparsity_coeff = m.at("sparsity_coeff").get<double>();
     return c;
 }

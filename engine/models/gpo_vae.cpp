@@ -301,9 +301,24 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
         }
         std::vector<double> tgt = batch.delta.to_vector();
         for (double& v : tgt) v -= cfg_.tau;
-        Tensor target = Tensor::from_vector(batch.delta.shape, tgt, dt).to(dev);
         // The mean over the whole batch's B_total x T entries: this shard's mean times B / B_total.
-        grn = ops::scale(tape, ops::l1_loss_mean(tape, pred, target), cfg_.gloss_coeff * (double)B / (double)Bt);
+        double norm = cfg_.gloss_coeff * (double)B / (double)Bt;
+        if (!cfg_.grn_measured.empty()) {
+            // Only the measured target columns: both sides 0 elsewhere (no pull, no gradient), the mean taken over
+            // the B x T_measured entries left.
+            std::vector<double> keep((size_t)(B * T));
+            int64_t measured = 0;
+            for (int64_t j = 0; j < T; ++j) measured += cfg_.grn_measured[(size_t)j];
+            for (int64_t n = 0; n < B; ++n)
+                for (int64_t j = 0; j < T; ++j) {
+                    keep[(size_t)(n * T + j)] = cfg_.grn_measured[(size_t)j];
+                    if (!cfg_.grn_measured[(size_t)j]) tgt[(size_t)(n * T + j)] = 0.0;
+                }
+            pred = ops::mul(tape, pred, tape.constant(Tensor::from_vector({B, T}, keep, dt).to(dev)));
+            norm *= measured > 0 ? (double)T / (double)measured : 0.0;
+        }
+        Tensor target = Tensor::from_vector(batch.delta.shape, tgt, dt).to(dev);
+        grn = ops::scale(tape, ops::l1_loss_mean(tape, pred, target), norm);
         total = ops::add(tape, total, grn);
     }
     Var sp;

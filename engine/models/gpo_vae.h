@@ -27,6 +27,10 @@ struct GpoVaeConfig {
     bool qc_branch = true;       // false when the training data has no QC-fail cell: good branch, weight 1
     int hops = 5;
     double tau = 0.4, gloss_coeff = 100.0, sparsity_coeff = 1.0;
+    // model.grn_target "measured": the GRN loss leaves out the target columns j whose gene has no measured
+    // expression (grn_measured[j] = 0), where the reference pulls every logit into j towards 0 - tau (its delta is
+    // 0 there); empty = every column (the reference).
+    std::vector<uint8_t> grn_measured;
     int particles = 5;
     bool iwelbo = false;         // train.objective "iwelbo": IWELBO instead of the ELBO part (cf, GRN, sparsity kept)
 };

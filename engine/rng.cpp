@@ -72,7 +72,11 @@ void rng_gamma(Tensor& out, const Tensor& shape, const Tensor& rate, RngKey key,
         GPO_CHECK(i < 0, "op rng_gamma: element " << i << " of " << out.describe() << " has shape "
                                                   << shape.ptr<T>()[i] << " and rate " << rate.ptr<T>()[i]
                                                   << " (need shape > 0 and rate > 0, finite)");
-        cpu::rng_gamma_fill<T>(out.ptr<T>(), shape.ptr<T>(), rate.ptr<T>(), n, key.seed, key.stream, offset);
+        T* o = out.ptr<T>();  // element i draws counter offset + i, whichever thread fills it
+        const T *sh = shape.ptr<T>(), *ra = rate.ptr<T>();
+        parallel_ranges(n, ops::kElementGrain, [&](int64_t lo, int64_t hi) {
+            cpu::rng_gamma_fill<T>(o + lo, sh + lo, ra + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
+        });
     });
 }
 
@@ -94,7 +98,11 @@ void rng_poisson(Tensor& out, const Tensor& rate, RngKey key, uint64_t offset) {
         int64_t i = cpu::rng_first_bad_poisson<T>(rate.ptr<T>(), n);
         GPO_CHECK(i < 0, "op rng_poisson: element " << i << " of " << out.describe() << " has rate "
                                                     << rate.ptr<T>()[i] << " (need rate >= 0, finite)");
-        cpu::rng_poisson_fill<T>(out.ptr<T>(), rate.ptr<T>(), n, key.seed, key.stream, offset);
+        T* o = out.ptr<T>();
+        const T* ra = rate.ptr<T>();
+        parallel_ranges(n, ops::kElementGrain, [&](int64_t lo, int64_t hi) {
+            cpu::rng_poisson_fill<T>(o + lo, ra + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
+        });
     });
 }
 

@@ -57,7 +57,11 @@ std::vector<Tensor> threaded_graph(int threads, DType dt) {
     Var ll = ops::nb_log_prob_softmax(t, logits, log_theta, counts, library);
     Var total = ops::sum_all(t, ll);
     t.backward(total);
-    return {t.value(total), t.grad(x), t.grad(y), t.grad(log_theta), noise};
+    // Gamma and Poisson fills (negative-binomial sampling): 5 chunks each, element i from counter 7 + i.
+    Tensor gam = Tensor::empty({R, G}, dt, Device::CPU), pois = Tensor::empty({R, G}, dt, Device::CPU);
+    rng_gamma(gam, random_tensor({R, G}, dt, 6, 0.2, 4), random_tensor({R, G}, dt, 7, 0.1, 3), RngKey{11, 3}, 7);
+    rng_poisson(pois, gam, RngKey{11, 4}, 7);
+    return {t.value(total), t.grad(x), t.grad(y), t.grad(log_theta), noise, gam, pois};
 }
 
 }  // namespace

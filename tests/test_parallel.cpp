@@ -14,6 +14,7 @@
 #include "engine/parallel.h"
 #include "engine/rng.h"
 #include "kernels/cpu/nb.h"
+#include "kernels/cpu/rng.h"
 #include "tests/harness.h"
 
 using namespace gpo;
@@ -101,12 +102,30 @@ TEST(Parallel, ThreadedOpsAreBitIdenticalForEveryThreadCount) {
         std::vector<Tensor> one = threaded_graph(1, dt);
         for (int threads : {2, 5}) {
             std::vector<Tensor> many = threaded_graph(threads, dt);
-            const char* names[] = {"loss", "d x", "d y", "d log_theta", "normal noise"};
+            const char* names[] = {"loss", "d x", "d y", "d log_theta", "normal noise", "gamma draws", "Poisson draws"};
+            ASSERT_EQ(one.size(), sizeof(names) / sizeof(names[0]));
             for (size_t k = 0; k < one.size(); ++k)
                 EXPECT_TRUE(bit_equal(one[k], many[k]))
                     << names[k] << " differs between 1 and " << threads << " threads (" << dtype_name(dt) << ")";
         }
     }
+}
+
+// The threaded fills take element i's counter from its position in the whole tensor: equal to the kernels' fill
+// of the whole range in one loop (kernels/cpu/rng.h), whatever the chunking.
+TEST(Parallel, ChunkedGammaAndPoissonFillsEqualTheOneLoopKernels) {
+    ThreadsGuard g;
+    set_cpu_threads(3);
+    const int64_t n = 70001;  // 5 chunks of kElementGrain, the last one short
+    Tensor shape = random_tensor({n}, DType::F32, 31, 0.2, 4), rate = random_tensor({n}, DType::F32, 32, 0.1, 3);
+    Tensor gam = Tensor::empty({n}, DType::F32, Device::CPU), pois = Tensor::empty({n}, DType::F32, Device::CPU);
+    rng_gamma(gam, shape, rate, RngKey{5, 6}, 99);
+    rng_poisson(pois, gam, RngKey{5, 7}, 99);
+    std::vector<float> g1(n), p1(n);
+    cpu::rng_gamma_fill<float>(g1.data(), shape.f32(), rate.f32(), n, 5, 6, 99);
+    cpu::rng_poisson_fill<float>(p1.data(), gam.f32(), n, 5, 7, 99);
+    EXPECT_EQ(std::memcmp(g1.data(), gam.f32(), n * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(p1.data(), pois.f32(), n * sizeof(float)), 0);
 }
 
 TEST(Parallel, ChunkedNbBackwardEqualsTheOneLoopReference) {

@@ -424,20 +424,26 @@ Mat model_ate(LoadedModel& m, const DataAte& d, const Scope& s, bool verbose) {
     std::vector<std::vector<int>> dosages = d.treatments;
     dosages.push_back({});  // control, last
     Mat model_sum(P + 1, G, 0.0);
-    std::vector<double> f(G);
     std::unique_ptr<io::Progress> ate_bar;
     if (verbose) ate_bar = std::make_unique<io::Progress>("evaluate: model ATE");
     for (int64_t done = 0, c = 0; done < particles; done += chunk, ++c) {
         int64_t n = std::min(chunk, particles - done);
         if (ate_bar) ate_bar->update(done, particles, "particles");
-        Tensor x = m.model->generate(m.params, dosages, (int)n, library, true, RngKey{s.seed, 77}, (uint64_t)c);
-        std::vector<double> v = x.to_vector();  // (n, P + 1, G)
-        for (int64_t p = 0; p < n; ++p)
-            for (int64_t dd = 0; dd <= P; ++dd) {
-                ate_transform_row(v.data() + (p * (P + 1) + dd) * G, G, f.data());
-                double* acc = model_sum.row(dd);
-                for (int64_t k = 0; k < G; ++k) acc[k] += f[k];
-            }
+        const Tensor x = m.model->generate(m.params, dosages, (int)n, library, true, RngKey{s.seed, 77}, (uint64_t)c)
+                             .to(Device::CPU);  // (n, P + 1, G)
+        // Each dosage's row of the sum on one thread, its particles in order: the same sums for any thread count.
+        parallel_ranges(P + 1, 16, [&](int64_t d0, int64_t d1) {
+            std::vector<double> row(G), f(G);
+            for (int64_t dd = d0; dd < d1; ++dd)
+                for (int64_t p = 0; p < n; ++p) {
+                    const int64_t at = (p * (P + 1) + dd) * G;
+                    if (x.dtype == DType::F32) std::copy(x.f32() + at, x.f32() + at + G, row.begin());
+                    else std::copy(x.f64() + at, x.f64() + at + G, row.begin());
+                    ate_transform_row(row.data(), G, f.data());
+                    double* acc = model_sum.row(dd);
+                    for (int64_t k = 0; k < G; ++k) acc[k] += f[k];
+                }
+        });
     }
     if (ate_bar) ate_bar->finish_line("evaluate: model ATE from " + std::to_string(particles) + " particles");
     Mat A_model(P, G);

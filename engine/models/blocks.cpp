@@ -5,10 +5,12 @@
 #include <cmath>
 
 #include "engine/check.h"
+#include "engine/ops/dispatch.h"
 #include "engine/ops/distributions.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/linear.h"
 #include "engine/ops/reduce.h"
+#include "engine/parallel.h"
 
 namespace gpo::models {
 
@@ -303,14 +305,33 @@ Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey 
     const int64_t G = log_theta.numel();
     const DType dt = mean.dtype;
     const Device dev = mean.device;
-    std::vector<double> mu = mean.to_vector(), phi = log_theta.to_vector(), shape(mu.size()), rate(mu.size());
-    for (size_t i = 0; i < mu.size(); ++i) {
-        double c = std::exp(phi[i % G]);
-        shape[i] = c;
-        rate[i] = std::max(c / (mu[i] + 1e-4), 1e-6);
+    // Gamma(shape c_g, rate max(c_g / (mu + 1e-4), 1e-6)) with c_g = exp(log_theta_g), in double, rounded once to
+    // the tensors' type.
+    std::vector<double> phi = log_theta.to_vector(), c(G);
+    for (int64_t g = 0; g < G; ++g) c[g] = std::exp(phi[g]);
+    Tensor sh, rt;
+    if (dev == Device::CPU) {
+        sh = Tensor::empty(mean.shape, dt, dev), rt = Tensor::empty(mean.shape, dt, dev);
+        ops::dispatch_cpu(mean, "sample_gamma_poisson", [&](auto tag) {
+            using T = decltype(tag);
+            const T* mu = mean.ptr<T>();
+            T *shp = sh.ptr<T>(), *rtp = rt.ptr<T>();
+            parallel_ranges(mean.numel(), ops::kElementGrain, [&](int64_t lo, int64_t hi) {
+                for (int64_t i = lo; i < hi; ++i) {
+                    shp[i] = (T)c[i % G];
+                    rtp[i] = (T)std::max(c[i % G] / ((double)mu[i] + 1e-4), 1e-6);
+                }
+            });
+        });
+    } else {
+        std::vector<double> mu = mean.to_vector(), shape(mu.size()), rate(mu.size());
+        for (size_t i = 0; i < mu.size(); ++i) {
+            shape[i] = c[i % G];
+            rate[i] = std::max(c[i % G] / (mu[i] + 1e-4), 1e-6);
+        }
+        sh = Tensor::from_vector(mean.shape, shape, dt).to(dev);
+        rt = Tensor::from_vector(mean.shape, rate, dt).to(dev);
     }
-    Tensor sh = Tensor::from_vector(mean.shape, shape, dt).to(dev);
-    Tensor rt = Tensor::from_vector(mean.shape, rate, dt).to(dev);
     Tensor lambda = Tensor::empty(mean.shape, dt, dev), counts = Tensor::empty(mean.shape, dt, dev);
     rng_gamma(lambda, sh, rt, RngKey{key.seed, key.stream * 64 + 60}, step * NOISE_STEP_STRIDE);
     rng_poisson(counts, lambda, RngKey{key.seed, key.stream * 64 + 61}, step * NOISE_STEP_STRIDE);

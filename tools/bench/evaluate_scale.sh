@@ -5,14 +5,15 @@
 # runs `gpo-engine evaluate` on the test split with the default evaluation settings (2,500 ATE particles, 100
 # IWELBO particles). Every stage's wall time and peak resident memory go to $OUT/evaluate_scale.json (with device,
 # threads and git sha). Used by `make -f Makefile.bench evaluate`. EVAL_SETS adds evaluate overrides, e.g.
-# EVAL_SETS="--set evaluate.ate_particles=100" (the ATE costs ~1 s per particle at this scale on 2 cores: the
-# default 2,500 take ~40 minutes).
+# EVAL_SETS="--set evaluate.ate_particles=100" (the ATE costs ~0.8 s per particle at this scale on 2 cores: the
+# default 2,500 take ~32 minutes).
 set -euo pipefail
 BUILD=${BUILD:-build}
 OUT=${OUT:-bench_out}
 STEPS=${STEPS:-10}
 SIM_CONFIG=${SIM_CONFIG:-data/configs/sim_reference.json}
 [ -x "$BUILD/gpo-engine" ] || scripts/build.sh
+sha=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)  # at the start: the commit the stages ran
 mkdir -p "$OUT/evaluate_scale"
 work="$OUT/evaluate_scale"
 stages="$work/stages.jsonl"
@@ -33,7 +34,7 @@ stage train "$BUILD/gpo-engine" train --config data/configs/demo.json "${sets[@]
 stage evaluate "$BUILD/gpo-engine" evaluate --checkpoint "$work/run/checkpoints/last.ckpt" --device cpu \
       --out "$work/run/eval" ${EVAL_SETS:-}
 
-python3 - "$stages" "$OUT/evaluate_scale.json" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF'
+python3 - "$stages" "$OUT/evaluate_scale.json" "$sha" <<'EOF'
 import json, os, platform, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs missing Debian packages, configures and builds gpo-engine into build/ (Release).
-# CUDA kernels are compiled when nvcc is found. GPO_CUDA_ARCHS=90 compiles for one architecture only (CI does).
+# CUDA kernels are compiled when nvcc is found. GPO_CUDA_ARCHS=90 compiles for one architecture only (faster builds; CI leaves it unset, as a user does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh

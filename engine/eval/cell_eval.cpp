@@ -36,18 +36,25 @@ void for_each_normlog_rows(int64_t rows, Row row, Visit visit) {
     }
 }
 
-template <class Visit>
-void for_each_normlog(const LabelledCells& cells, Visit visit) {
+// Row r of `cells` as a row reader for for_each_normlog_rows.
+auto matrix_rows(const LabelledCells& cells) {
     const io::CsrMatrix& X = cells.counts;
     GPO_CHECK((int64_t)cells.labels.size() == X.rows, "cell-eval metrics: " << cells.labels.size() << " labels for "
                                                                             << X.rows << " cells");
-    for_each_normlog_rows(X.rows, [&](int64_t r) {
+    return [&X](int64_t r) {
         return data::CsrRow{X.indices.data() + X.indptr[r], X.data.data() + X.indptr[r], X.indptr[r + 1] - X.indptr[r]};
-    }, visit);
+    };
 }
 
-std::map<std::string, std::vector<double>> pseudobulk_of(const std::vector<std::string>& labels, int64_t genes,
-                                                         const std::function<void(const std::function<void(int64_t, int, double)>&)>& each) {
+template <class Visit>
+void for_each_normlog(const LabelledCells& cells, Visit visit) {
+    for_each_normlog_rows(cells.counts.rows, matrix_rows(cells), visit);
+}
+
+// Mean normalised profile per label of the cells labels[r], read through row(r).
+template <class Row>
+std::map<std::string, std::vector<double>> pseudobulk_rows(const std::vector<std::string>& labels, int64_t genes,
+                                                           Row row) {
     std::map<std::string, std::vector<double>> sum;
     std::map<std::string, int64_t> count;
     for (const std::string& l : labels) {
@@ -57,7 +64,7 @@ std::map<std::string, std::vector<double>> pseudobulk_of(const std::vector<std::
     }
     std::vector<std::vector<double>*> row_acc(labels.size());
     for (size_t r = 0; r < labels.size(); ++r) row_acc[r] = &sum[labels[r]];
-    each([&](int64_t r, int g, double v) { (*row_acc[(size_t)r])[g] += v; });
+    for_each_normlog_rows((int64_t)labels.size(), row, [&](int64_t r, int g, double v) { (*row_acc[(size_t)r])[g] += v; });
     for (auto& [label, acc] : sum)
         for (double& v : acc) v /= (double)count[label];
     return sum;
@@ -81,16 +88,12 @@ std::map<std::string, NormlogMoments> normlog_moments(const LabelledCells& cells
 }
 
 std::map<std::string, std::vector<double>> normlog_pseudobulk(const LabelledCells& cells) {
-    return pseudobulk_of(cells.labels, cells.counts.cols, [&](const std::function<void(int64_t, int, double)>& visit) {
-        for_each_normlog(cells, visit);
-    });
+    return pseudobulk_rows(cells.labels, cells.counts.cols, matrix_rows(cells));
 }
 
 std::map<std::string, std::vector<double>> normlog_pseudobulk(const std::vector<std::string>& labels, int64_t genes,
                                                               const std::function<data::CsrRow(int64_t)>& row) {
-    return pseudobulk_of(labels, genes, [&](const std::function<void(int64_t, int, double)>& visit) {
-        for_each_normlog_rows((int64_t)labels.size(), row, visit);
-    });
+    return pseudobulk_rows(labels, genes, row);
 }
 
 namespace {

@@ -429,8 +429,8 @@ Mat model_ate(LoadedModel& m, const DataAte& d, const Scope& s, bool verbose) {
     for (int64_t done = 0, c = 0; done < particles; done += chunk, ++c) {
         int64_t n = std::min(chunk, particles - done);
         if (ate_bar) ate_bar->update(done, particles, "particles");
-        const Tensor x = m.model->generate(m.params, dosages, (int)n, library, true, RngKey{s.seed, 77}, (uint64_t)c)
-                             .to(Device::CPU);  // (n, P + 1, G)
+        Tensor x = m.model->generate(m.params, dosages, (int)n, library, true, RngKey{s.seed, 77}, (uint64_t)c);
+        if (x.is_cuda()) x = x.to(Device::CPU);  // (n, P + 1, G)
         // Each dosage's row of the sum on one thread, its particles in order: the same sums for any thread count.
         parallel_ranges(P + 1, 16, [&](int64_t d0, int64_t d1) {
             std::vector<double> row(G), f(G);

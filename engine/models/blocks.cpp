@@ -309,29 +309,21 @@ Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey 
     // the tensors' type.
     std::vector<double> phi = log_theta.to_vector(), c(G);
     for (int64_t g = 0; g < G; ++g) c[g] = std::exp(phi[g]);
-    Tensor sh, rt;
-    if (dev == Device::CPU) {
-        sh = Tensor::empty(mean.shape, dt, dev), rt = Tensor::empty(mean.shape, dt, dev);
-        ops::dispatch_cpu(mean, "sample_gamma_poisson", [&](auto tag) {
-            using T = decltype(tag);
-            const T* mu = mean.ptr<T>();
-            T *shp = sh.ptr<T>(), *rtp = rt.ptr<T>();
-            parallel_ranges(mean.numel(), ops::kElementGrain, [&](int64_t lo, int64_t hi) {
-                for (int64_t i = lo; i < hi; ++i) {
-                    shp[i] = (T)c[i % G];
-                    rtp[i] = (T)std::max(c[i % G] / ((double)mu[i] + 1e-4), 1e-6);
-                }
-            });
+    // Filled on the host (a GPU's means copied over, the parameters copied back).
+    const Tensor mean_h = mean.is_cuda() ? mean.to(Device::CPU) : mean;
+    Tensor sh = Tensor::empty(mean.shape, dt, Device::CPU), rt = Tensor::empty(mean.shape, dt, Device::CPU);
+    ops::dispatch_cpu(mean_h, "sample_gamma_poisson", [&](auto tag) {
+        using T = decltype(tag);
+        const T* mu = mean_h.ptr<T>();
+        T *shp = sh.ptr<T>(), *rtp = rt.ptr<T>();
+        parallel_ranges(mean_h.numel(), ops::kElementGrain, [&](int64_t lo, int64_t hi) {
+            for (int64_t i = lo; i < hi; ++i) {
+                shp[i] = (T)c[i % G];
+                rtp[i] = (T)std::max(c[i % G] / ((double)mu[i] + 1e-4), 1e-6);
+            }
         });
-    } else {
-        std::vector<double> mu = mean.to_vector(), shape(mu.size()), rate(mu.size());
-        for (size_t i = 0; i < mu.size(); ++i) {
-            shape[i] = c[i % G];
-            rate[i] = std::max(c[i % G] / (mu[i] + 1e-4), 1e-6);
-        }
-        sh = Tensor::from_vector(mean.shape, shape, dt).to(dev);
-        rt = Tensor::from_vector(mean.shape, rate, dt).to(dev);
-    }
+    });
+    if (dev != Device::CPU) sh = sh.to(dev), rt = rt.to(dev);
     Tensor lambda = Tensor::empty(mean.shape, dt, dev), counts = Tensor::empty(mean.shape, dt, dev);
     rng_gamma(lambda, sh, rt, RngKey{key.seed, key.stream * 64 + 60}, step * NOISE_STEP_STRIDE);
     rng_poisson(counts, lambda, RngKey{key.seed, key.stream * 64 + 61}, step * NOISE_STEP_STRIDE);

@@ -2,6 +2,7 @@
 // kernels: kernels/cpu/optim.h, kernels/cuda/optim.cu.
 #include "engine/optim.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/ops/dispatch.h"
@@ -21,27 +22,51 @@ Adam::Adam(const AdamConfig& cfg, const ParamStore& params) : cfg_(cfg) {
     v_ = Tensor::zeros(p.shape, p.dtype, p.device);
 }
 
-void Adam::step(ParamStore& params) {
+void Adam::set_lr_scale(int64_t offset, int64_t n, double scale) {
+    GPO_CHECK(offset >= 0 && n > 0 && offset + n <= m_.numel() && scale >= 0 && std::isfinite(scale),
+              "Adam::set_lr_scale: range [" << offset << ", " << offset + n << ") of " << m_.numel()
+                                            << " elements, scale " << scale);
+    for (const Group& g : groups_)
+        GPO_CHECK(offset + n <= g.offset || g.offset + g.n <= offset, "Adam::set_lr_scale: ranges overlap");
+    groups_.push_back({offset, n, scale});
+    std::sort(groups_.begin(), groups_.end(), [](const Group& a, const Group& b) { return a.offset < b.offset; });
+}
+
+void Adam::step(ParamStore& params, double lr) {
     Tensor& p = params.values();
     const Tensor& g = params.grads();
     GPO_CHECK(p.shape == m_.shape && p.dtype == m_.dtype && p.device == m_.device && g.shape == p.shape,
               "Adam::step: parameters " << p.describe() << " / gradients " << g.describe() << " but state "
                                         << m_.describe());
+    GPO_CHECK(lr >= 0 && std::isfinite(lr), "Adam::step: learning rate " << lr);
     ++step_;
     const double bc1 = 1.0 - std::pow(cfg_.beta1, (double)step_);
     const double bc2 = 1.0 - std::pow(cfg_.beta2, (double)step_);
-    const double step_size = cfg_.lr / bc1, bc2_sqrt = std::sqrt(bc2);
-    const int64_t n = p.numel();
-    if (p.is_cuda()) {
-        GPO_CUDA(cuda::adam_step(p.f32(), m_.f32(), v_.f32(), g.f32(), n, (float)step_size, (float)cfg_.beta1,
-                                 (float)cfg_.beta2, (float)cfg_.eps, (float)cfg_.weight_decay, (float)bc2_sqrt));
-        return;
+    const double bc2_sqrt = std::sqrt(bc2);
+    // The flat buffer as consecutive ranges: the groups at their scale, the gaps between them at 1.
+    std::vector<Group> ranges;
+    int64_t at = 0;
+    for (const Group& gr : groups_) {
+        if (gr.offset > at) ranges.push_back({at, gr.offset - at, 1.0});
+        ranges.push_back(gr);
+        at = gr.offset + gr.n;
     }
-    ops::dispatch_cpu(p, "adam_step", [&](auto tag) {
-        using T = decltype(tag);
-        cpu::adam_step<T>(p.ptr<T>(), m_.ptr<T>(), v_.ptr<T>(), g.ptr<T>(), n, (T)step_size, (T)cfg_.beta1,
-                          (T)cfg_.beta2, (T)cfg_.eps, (T)cfg_.weight_decay, (T)bc2_sqrt);
-    });
+    if (at < p.numel()) ranges.push_back({at, p.numel() - at, 1.0});
+    for (const Group& r : ranges) {
+        const double step_size = lr * r.scale / bc1;
+        const int64_t o = r.offset, n = r.n;
+        if (p.is_cuda()) {
+            GPO_CUDA(cuda::adam_step(p.f32() + o, m_.f32() + o, v_.f32() + o, g.f32() + o, n, (float)step_size,
+                                     (float)cfg_.beta1, (float)cfg_.beta2, (float)cfg_.eps, (float)cfg_.weight_decay,
+                                     (float)bc2_sqrt));
+            continue;
+        }
+        ops::dispatch_cpu(p, "adam_step", [&](auto tag) {
+            using T = decltype(tag);
+            cpu::adam_step<T>(p.ptr<T>() + o, m_.ptr<T>() + o, v_.ptr<T>() + o, g.ptr<T>() + o, n, (T)step_size,
+                              (T)cfg_.beta1, (T)cfg_.beta2, (T)cfg_.eps, (T)cfg_.weight_decay, (T)bc2_sqrt);
+        });
+    }
 }
 
 void Adam::to(Device device) {

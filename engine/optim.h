@@ -14,7 +14,13 @@ struct AdamConfig {
 class Adam {
   public:
     Adam(const AdamConfig& cfg, const ParamStore& params);  // state zeros, same device/dtype/size as params
-    void step(ParamStore& params);                          // one update from params.grads()
+    void step(ParamStore& params) { step(params, cfg_.lr); }  // one update from params.grads()
+    // The same at learning rate `lr` (a schedule's value at this step); every element's rate is `lr` times the
+    // scale of its parameter group (set_lr_scale; 1 by default). Bias corrections count the steps taken.
+    void step(ParamStore& params, double lr);
+    // Elements [offset, offset + n) of the flat buffers (one parameter entry, e.g. the mask logits) learn at
+    // lr * scale (per-parameter-group learning rates, train.mask_lr_scale).
+    void set_lr_scale(int64_t offset, int64_t n, double scale);
     int64_t steps() const { return step_; }
     Tensor& exp_avg() { return m_; }
     Tensor& exp_avg_sq() { return v_; }
@@ -25,7 +31,12 @@ class Adam {
     void to(Device device);
 
   private:
+    struct Group {
+        int64_t offset, n;
+        double scale;
+    };
     AdamConfig cfg_;
+    std::vector<Group> groups_;  // ranges with a scale != 1, sorted, disjoint
     Tensor m_, v_;
     int64_t step_ = 0;
 };

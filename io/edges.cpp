@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <sstream>
 #include <set>
 
 #include "engine/check.h"
@@ -155,6 +156,34 @@ EdgeList read_complex_edges(const std::string& path, const std::string& members_
             for (size_t j = i + 1; j < members.size(); ++j) add_edge(out, seen, members[i], members[j]);
     }
     return out;
+}
+
+std::pair<std::string, EdgeListSpec> parse_edge_list_arg(const std::string& arg, const std::string& what) {
+    std::vector<std::string> parts;
+    std::stringstream ss(arg);
+    for (std::string p; std::getline(ss, p, ',');) parts.push_back(p);
+    GPO_CHECK(!parts.empty() && !parts[0].empty(), what << ": expected PATH[,options], got '" << arg << "'");
+    EdgeListSpec spec;
+    for (size_t i = 1; i < parts.size(); ++i) {
+        const std::string& o = parts[i];
+        auto col = [&](const std::string& v, std::string& name, int& index) {
+            bool digits = !v.empty() && std::all_of(v.begin(), v.end(), ::isdigit);
+            GPO_CHECK(!digits || v.size() <= 6, what << " " << arg << ": column index '" << v << "' is too large");
+            if (digits) index = std::stoi(v);
+            else name = v;
+        };
+        if (o == "header") spec.header = true;
+        else if (o == "undirected") spec.directed = false;
+        else if (o == "directed") spec.directed = true;
+        else if (o == "csv") spec.delimiter = ',';
+        else if (o == "tsv") spec.delimiter = '\t';
+        else if (o.rfind("source=", 0) == 0) col(o.substr(7), spec.source_col, spec.source_index);
+        else if (o.rfind("target=", 0) == 0) col(o.substr(7), spec.target_col, spec.target_index);
+        else GPO_FAIL(what << " " << arg << ": unknown option '" << o
+                                     << "' (accepted: header, source=COL, target=COL, directed, undirected, csv, tsv)");
+    }
+    if (!spec.source_col.empty() || !spec.target_col.empty()) spec.header = true;
+    return {parts[0], spec};
 }
 
 }  // namespace gpo::io

@@ -38,6 +38,11 @@ EdgeList read_complex_edges(const std::string& path, const std::string& members_
                             const std::string& filter_col = "", const std::string& filter_value = "",
                             char delimiter = '\t');
 
+// Parses "PATH[,header][,source=COL][,target=COL][,undirected|directed][,csv|tsv]" (COL: a name or a 0-based
+// index), the form `grn --reference` and `model.grn_prior` take. Throws naming `what` and the option on an unknown
+// one.
+std::pair<std::string, EdgeListSpec> parse_edge_list_arg(const std::string& arg, const std::string& what);
+
 // All lines of a plain or gzip-compressed text file (zlib reads both transparently), without line terminators.
 std::vector<std::string> read_text_lines(const std::string& path);
 

@@ -16,6 +16,7 @@
 #include "engine/check.h"
 #include "engine/data/dataset.h"
 #include "engine/eval/grn_eval.h"
+#include "engine/models/factory.h"
 #include "engine/rng.h"
 #include "io/edges.h"
 #include "tests/harness.h"
@@ -417,4 +418,24 @@ TEST(GrnEval, EdgeRankingOverThePerturbedBlockDirectedAndUndirected) {
     undirected.directed = false;  // {A, B}: both ordered pairs positive, no negative
     EXPECT_EQ(eval::edge_ranking(prob, 3, 2, {"A", "B"}, undirected).positives, 2);
     EXPECT_TRUE(std::isnan(eval::edge_ranking(prob, 3, 2, {"A", "B"}, undirected).auroc));
+}
+
+// model.grn_prior: a reference network's edges between two treatments as flat indices t * T + j; genes off the
+// treatment axis and self-loops are dropped, an undirected file gives both orientations.
+TEST(GrnEvalEdges, GrnPriorEdgesOnTheTreatmentAxis) {
+    data::Dataset ds;
+    ds.T = 3;
+    ds.treatment_names = {"A", "B", "D"};
+    // edges_small.tsv: A->B, B->C, A->B, C->D, D->A, X->A, A->A.
+    EXPECT_EQ(models::grn_prior_edges(fixture("edges_small.tsv"), ds), (std::vector<int64_t>{0 * 3 + 1, 2 * 3 + 0}));
+    EXPECT_EQ(models::grn_prior_edges(fixture("edges_small.tsv") + ",undirected", ds),
+              (std::vector<int64_t>{0 * 3 + 1, 0 * 3 + 2, 1 * 3 + 0, 2 * 3 + 0}));
+    ds.treatment_names = {"P", "Q", "R"};
+    try {
+        models::grn_prior_edges(fixture("edges_small.tsv"), ds);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("model.grn_prior"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(models::grn_prior_edges(fixture("edges_small.tsv") + ",sideways", ds), Error);
 }

@@ -240,3 +240,113 @@ TEST(ModelGpoVae, GrnTargetMeasuredLeavesOutUnmeasuredColumns) {
     EXPECT_EQ(grn_of(meas, ps_m, b), meas_before);
     EXPECT_NE(grn_of(ref, ps_ref, b), ref_before);
 }
+
+// model.grn_target = "profile": the stand-in changes are added to Δ before the GRN loss. Independently: the
+// reference objective on a batch whose delta was raised by hand (cell n by the sum of the stand-in rows of its
+// treatments, the cells' treatments as tests/model_fixtures.h lists them) gives the same GRN term and gradients.
+TEST(ModelGpoVae, GrnStandInEqualsTheReferenceOnARaisedDelta) {
+    GpoVaeConfig c = tiny_config();
+    GpoVaeConfig cs = c;
+    cs.grn_stand_in.assign((size_t)(c.T * c.T), 0.0);
+    // Column 1 is an unmeasured perturbed gene: treatments 0 and 2 get stand-in changes into it.
+    cs.grn_stand_in[0 * 4 + 1] = 0.7;
+    cs.grn_stand_in[2 * 4 + 1] = 0.25;
+    ParamStore ps_ref, ps_s;
+    GpoVae ref(c, ps_ref), stand(cs, ps_s);
+    ps_ref.finalize(Device::CPU, DType::F64), ps_s.finalize(Device::CPU, DType::F64);
+    ref.init_params(ps_ref, 23), stand.init_params(ps_s, 23);
+    Batch b = test::tiny_batch(c.G, false);
+    Batch raised = b;
+    std::vector<double> d = b.delta.to_vector();
+    const std::vector<std::vector<int>> treat = {{0}, {1}, {0, 2}, {}, {2}, {1}};
+    for (int n = 0; n < 6; ++n)
+        for (int t : treat[n])
+            for (int j = 0; j < 4; ++j) d[n * 4 + j] += cs.grn_stand_in[t * 4 + j];
+    EXPECT_NEAR(d[2 * 4 + 1] - b.delta.to_vector()[2 * 4 + 1], 0.7 + 0.25, 1e-15);  // the combination cell: both rows
+    raised.delta = Tensor::from_vector(b.delta.shape, d, DType::F64);
+    LossAndGrads a = run_once(c, ps_ref, ref, raised), s = run_once(cs, ps_s, stand, b);
+    // The same additions in another order: agreement to rounding.
+    EXPECT_NEAR(s.loss, a.loss, 1e-12 * std::fabs(a.loss));
+    ASSERT_EQ(s.grads.size(), a.grads.size());
+    for (size_t k = 0; k < a.grads.size(); ++k) EXPECT_NEAR(s.grads[k], a.grads[k], 1e-12 + 1e-10 * std::fabs(a.grads[k]));
+    LossAndGrads plain = run_once(c, ps_ref, ref, b);
+    EXPECT_NE(plain.loss, s.loss);
+}
+
+// model.grn_prior: the prior's edges start at mask_init + prior_logit, and the loss gains
+// prior_weight * mean over the edges |W_e - prior_logit|, whose gradient is prior_weight * sign(W_e - c) / edges on
+// the edges and nothing elsewhere (checked on a control-only batch, where the mask gets gradient from the sparsity
+// term alone otherwise: ModelGpoVae.WholeLossGradientMatchesFiniteDifferences).
+TEST(ModelGpoVae, GrnPriorInitialisesAndPullsItsEdges) {
+    GpoVaeConfig c = tiny_config();
+    c.mask_init = -0.5;
+    GpoVaeConfig cp = c;
+    cp.prior_edges = {0 * 4 + 2, 3 * 4 + 1};
+    cp.prior_logit = 1.5;
+    cp.prior_weight = 0.8;
+    ParamStore ps, ps_p;
+    GpoVae m(c, ps), mp(cp, ps_p);
+    ps.finalize(Device::CPU, DType::F64), ps_p.finalize(Device::CPU, DType::F64);
+    m.init_params(ps, 29), mp.init_params(ps_p, 29);
+    std::vector<double> W = ps_p.value(mp.mask_logits()).to_vector();
+    for (int k = 0; k < 16; ++k) EXPECT_EQ(W[k], k == 2 || k == 13 ? -0.5 + 1.5 : -0.5) << k;
+    // Move the two edges to either side of the prior logit, then compare with the model without a prior.
+    W[2] = 2.5, W[13] = 0.1;
+    ps_p.value(mp.mask_logits()).copy_from(Tensor::from_vector({4, 4}, W, DType::F64));
+    ps.value(m.mask_logits()).copy_from(Tensor::from_vector({4, 4}, W, DType::F64));
+    Batch b = test::tiny_batch(c.G, false);
+    b.present.clear();
+    std::vector<std::vector<std::pair<int, double>>> empty(6);
+    b.D_sub = ops::Dosage::from_lists(empty, 0, DType::F64);
+    b.D_plate = b.D_sub;
+    ps_p.zero_grad();
+    Tape tape;
+    LossTerms t = mp.loss(tape, ps_p, b, RngKey{7, 0}, 3);
+    tape.backward(t.total);
+    LossAndGrads plain = run_once(c, ps, m, b);
+    const double expect = 0.8 * (std::fabs(2.5 - 1.5) + std::fabs(0.1 - 1.5)) / 2.0;
+    EXPECT_NEAR(t.grn_prior, expect, 1e-12);
+    EXPECT_NEAR(t.loss - plain.loss, expect, 1e-12);
+    const int64_t off = ps_p.entries()[mp.mask_logits()].offset;
+    std::vector<double> g = ps_p.grads().to_vector();
+    for (int k = 0; k < 16; ++k) {
+        const double pull = k == 2 ? 0.8 / 2.0 : k == 13 ? -0.8 / 2.0 : 0.0;
+        EXPECT_NEAR(g[off + k] - plain.grads[off + k], pull, 1e-12) << k;
+    }
+    // A prior with weight 0 only initialises.
+    cp.prior_weight = 0;
+    ParamStore ps0;
+    GpoVae m0(cp, ps0);
+    ps0.finalize(Device::CPU, DType::F64);
+    m0.init_params(ps0, 29);
+    ps0.value(m0.mask_logits()).copy_from(Tensor::from_vector({4, 4}, W, DType::F64));
+    EXPECT_NEAR(run_once(cp, ps0, m0, b).loss, plain.loss, 1e-12);
+}
+
+// Annealing weights (models::Batch::kl_weight, penalty_weight): at weight w the loss is the reconstruction plus w
+// times the KL-type shares plus the counterfactual term plus w' times the GRN and sparsity terms, with the shares
+// taken from the unweighted loss at the same noise (ELBO: every term is a plain sum).
+TEST(ModelGpoVae, AnnealingWeightsScaleTheirTermsOnly) {
+    GpoVaeConfig c = tiny_config();
+    ParamStore ps;
+    GpoVae m(c, ps);
+    ps.finalize(Device::CPU, DType::F64);
+    m.init_params(ps, 31);
+    Batch b = test::tiny_batch(c.G, false);
+    auto terms = [&](double klw, double pw) {
+        Batch bw = b;
+        bw.kl_weight = klw, bw.penalty_weight = pw;
+        Tape t;
+        NoGradGuard ng(t);
+        return m.loss(t, ps, bw, RngKey{7, 0}, 3);
+    };
+    LossTerms full = terms(1, 1), w = terms(0.3, 0.6);
+    const double kl = full.kl_z + full.kl_mask + full.kl_emb + full.kl_qc;
+    ASSERT_NE(kl, 0.0);
+    ASSERT_NE(full.grn + full.sparsity, 0.0);
+    EXPECT_NEAR(full.loss, full.recon + kl + full.cf + full.grn + full.sparsity, 1e-10 * std::fabs(full.loss));
+    // Sums of the same terms in another order: agreement to rounding.
+    EXPECT_NEAR(w.loss, full.recon + 0.3 * kl + full.cf + 0.6 * (full.grn + full.sparsity), 1e-10 * std::fabs(full.loss));
+    EXPECT_NEAR(w.recon, full.recon, 1e-12 * std::fabs(full.recon));
+    EXPECT_NEAR(w.cf, full.cf, 1e-12 * std::fabs(full.cf));
+}

@@ -22,31 +22,7 @@ using json = nlohmann::json;
 static json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 std::pair<std::string, io::EdgeListSpec> parse_reference_arg(const std::string& arg) {
-    std::vector<std::string> parts;
-    std::stringstream ss(arg);
-    for (std::string p; std::getline(ss, p, ',');) parts.push_back(p);
-    GPO_CHECK(!parts.empty() && !parts[0].empty(), "--reference: expected PATH[,options], got '" << arg << "'");
-    io::EdgeListSpec spec;
-    for (size_t i = 1; i < parts.size(); ++i) {
-        const std::string& o = parts[i];
-        auto col = [&](const std::string& v, std::string& name, int& index) {
-            bool digits = !v.empty() && std::all_of(v.begin(), v.end(), ::isdigit);
-            GPO_CHECK(!digits || v.size() <= 6, "--reference " << arg << ": column index '" << v << "' is too large");
-            if (digits) index = std::stoi(v);
-            else name = v;
-        };
-        if (o == "header") spec.header = true;
-        else if (o == "undirected") spec.directed = false;
-        else if (o == "directed") spec.directed = true;
-        else if (o == "csv") spec.delimiter = ',';
-        else if (o == "tsv") spec.delimiter = '\t';
-        else if (o.rfind("source=", 0) == 0) col(o.substr(7), spec.source_col, spec.source_index);
-        else if (o.rfind("target=", 0) == 0) col(o.substr(7), spec.target_col, spec.target_index);
-        else GPO_FAIL("--reference " << arg << ": unknown option '" << o
-                                     << "' (accepted: header, source=COL, target=COL, directed, undirected, csv, tsv)");
-    }
-    if (!spec.source_col.empty() || !spec.target_col.empty()) spec.header = true;
-    return {parts[0], spec};
+    return io::parse_edge_list_arg(arg, "--reference");
 }
 
 json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_dir, bool verbose) {

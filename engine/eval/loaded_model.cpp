@@ -47,7 +47,12 @@ std::unique_ptr<LoadedModel> load_model(const std::string& checkpoint, const std
                      (long long)m->dataset.N, (long long)m->dataset.T, info.from_cache ? "cached" : "preprocessed",
                      info.seconds);
     m->device = resolve_device(device.empty() ? cfg.at("train").at("device").get<std::string>() : device);
-    m->model = models::create_model(cfg, m->dataset, m->params);
+    // The GRN prior and the GRN target shape only training (initial logits, loss terms): a loaded model neither
+    // reads the prior's file nor computes the profile targets.
+    nlohmann::json model_cfg = cfg;
+    if (model_cfg["model"].contains("grn_prior")) model_cfg["model"]["grn_prior"] = nullptr;
+    if (model_cfg["model"].contains("grn_target")) model_cfg["model"]["grn_target"] = "reference";
+    m->model = models::create_model(model_cfg, m->dataset, m->params);
     m->params.finalize(Device::CPU, models::param_dtype(cfg));
     io::checkpoint_load(checkpoint, m->params, nullptr);
     m->params.to(m->device);

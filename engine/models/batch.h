@@ -34,6 +34,11 @@ struct Batch {
     int64_t n_cf_total = -1;   // cells with a counterfactual in the global batch (< 0 = those of this batch)
     bool global_terms = true;  // this shard carries the batch-independent terms (one shard per global batch)
 
+    // Objective weights of this step (train.kl_warmup_epochs, train.penalty_warmup_epochs; 1 = the objective as
+    // published, always so for validation and evaluation): kl_weight multiplies the KL-type terms of z, the masks,
+    // the embeddings and qcE; penalty_weight the GRN-aligned, sparsity and GRN-prior terms.
+    double kl_weight = 1.0, penalty_weight = 1.0;
+
     int64_t total_B() const { return B_total > 0 ? B_total : B; }
     bool is_shard() const { return B_total > 0 && B_total != B; }
 };

@@ -1,9 +1,34 @@
 // Model factory (see factory.h).
 #include "engine/models/factory.h"
 
+#include <unordered_map>
+
 #include "engine/check.h"
+#include "engine/data/grn_profile_target.h"
+#include "io/edges.h"
 
 namespace gpo::models {
+
+std::vector<int64_t> grn_prior_edges(const std::string& arg, const data::Dataset& ds) {
+    auto [path, spec] = io::parse_edge_list_arg(arg, "model.grn_prior");
+    io::EdgeList list = io::read_edge_list(path, spec);
+    std::unordered_map<std::string, int64_t> index;
+    for (int64_t t = 0; t < ds.T; ++t) index.emplace(ds.treatment_names[(size_t)t], t);
+    std::vector<uint8_t> on((size_t)(ds.T * ds.T), 0);
+    for (const auto& [a, b] : list.edges) {
+        auto ia = index.find(a), ib = index.find(b);
+        if (ia == index.end() || ib == index.end() || ia->second == ib->second) continue;
+        on[(size_t)(ia->second * ds.T + ib->second)] = 1;
+        if (!list.directed) on[(size_t)(ib->second * ds.T + ia->second)] = 1;
+    }
+    std::vector<int64_t> edges;
+    for (int64_t e = 0; e < ds.T * ds.T; ++e)
+        if (on[(size_t)e]) edges.push_back(e);
+    GPO_CHECK(!edges.empty(), "model.grn_prior: " << path << " (" << list.edges.size()
+                                                  << " edges) has no edge between two treatments of this dataset "
+                                                     "(the treatment axis: its perturbed and extended genes)");
+    return edges;
+}
 
 // The keys every model family reads the same way (dimensions, encoders, decoder, masks, particles, objective).
 template <class Config>
@@ -40,11 +65,18 @@ GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) 
     c.hops = m.at("grn_hops").get<int>();
     c.tau = m.at("fc_criteria").get<double>();
     c.gloss_coeff = m.at("gloss_coeff").get<double>();
-    if (m.value("grn_target", std::string("reference")) == "measured") {
+    const std::string grn_target = m.value("grn_target", std::string("reference"));
+    if (grn_target == "profile") c.grn_stand_in = data::profile_grn_target(ds).value;
+    if (grn_target == "measured") {
         c.grn_measured.assign((size_t)ds.T, 1);
         for (int64_t t = 0; t < ds.T; ++t) c.grn_measured[(size_t)t] = ds.treatment_gene[(size_t)t] >= 0;
     }
     c.sparsity_coeff = m.at("sparsity_coeff").get<double>();
+    if (m.contains("grn_prior") && m.at("grn_prior").is_string()) {
+        c.prior_edges = grn_prior_edges(m.at("grn_prior").get<std::string>(), ds);
+        c.prior_logit = m.at("grn_prior_logit").get<double>();
+        c.prior_weight = m.at("grn_prior_weight").get<double>();
+    }
     return c;
 }
 

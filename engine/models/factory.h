@@ -12,6 +12,10 @@ namespace gpo::models {
 
 // Model configuration from the config's model and train sections and the dataset's dimensions.
 GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds);
+// model.grn_prior ("PATH[,options]" as `grn --reference`): the reference network's edges between two treatments,
+// as flat indices t * T + j (an undirected edge both ways; self-loops and genes off the treatment axis dropped).
+// Throws naming the key when the file cannot be read or no edge falls on the axis.
+std::vector<int64_t> grn_prior_edges(const std::string& arg, const data::Dataset& ds);
 // The same for sams_vae, cpa_vae and conditional_vae (model.type selects; model.inference the guide variant).
 SamsVaeConfig sams_vae_config(const nlohmann::json& cfg, const data::Dataset& ds);
 // The dtype of the parameters and batches: train.dtype ("float32", the default and the only one on a GPU, or

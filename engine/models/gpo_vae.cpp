@@ -71,7 +71,9 @@ void GpoVae::init_params(ParamStore& ps, uint64_t seed) const {
     append_init(specs, dec_out_);
     init_uniform(ps, specs, RngKey{seed, 1000});
     Tensor W = ps.value(W_);
-    W.copy_from(Tensor::full(W.shape, cfg_.mask_init, W.dtype).to(W.device));
+    std::vector<double> w0((size_t)(cfg_.T * cfg_.T), cfg_.mask_init);
+    for (int64_t e : cfg_.prior_edges) w0[(size_t)e] += cfg_.prior_logit;
+    W.copy_from(Tensor::from_vector(W.shape, w0, W.dtype).to(W.device));
     ps.value(phi_).zero_();
 }
 
@@ -197,6 +199,11 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
     Var qdiff;  // (P, L)
     if (batch.n_fail_split > 0 && n_fail > 0) qdiff = embedding_log_ratio(tape, g.qcE, g.qqc, cfg_.embedding_prior_scale);
 
+    // Annealing (batch.kl_weight < 1 early in training): the KL-type terms scaled; at weight 1 nothing is added.
+    const double klw = batch.kl_weight, pw = batch.penalty_weight;
+    auto weighted = [&](Var v, double w) { return v.valid() && w != 1.0 ? ops::scale(tape, v, w) : v; };
+    zdiff = weighted(zdiff, klw), mdiff = weighted(mdiff, klw), ediff = weighted(ediff, klw);
+    qdiff = weighted(qdiff, klw);
     Var recon_good, recon_bad, kz, km, ke, kqc, total;
     double norm = -1.0 / (double)(P * Bt);  // terms are logged as their share of the (per-particle) ELBO loss
     double s_recon = 0, s_recon_bad = 0, s_kz = 0, s_km = 0, s_ke = 0, s_kqc = 0;
@@ -300,6 +307,16 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
             pred = ops::dosage_gather(tape, S_rows, batch.D_sub);             // (B, T)
         }
         std::vector<double> tgt = batch.delta.to_vector();
+        if (!cfg_.grn_stand_in.empty() && R > 0) {
+            // Δ of unmeasured perturbed genes is 0; add each cell's stand-in rows (summed over its treatments, as
+            // d_n S sums the rows of S).
+            std::vector<double> rows_in((size_t)(R * T));
+            for (int64_t r = 0; r < R; ++r)
+                std::copy_n(&cfg_.grn_stand_in[(size_t)batch.present[(size_t)r] * (size_t)T], T, &rows_in[(size_t)(r * T)]);
+            Var in = ops::dosage_gather(tape, tape.constant(Tensor::from_vector({R, T}, rows_in, dt).to(dev)), batch.D_sub);
+            std::vector<double> add = tape.value(in).to_vector();
+            for (size_t k = 0; k < tgt.size(); ++k) tgt[k] += add[k];
+        }
         for (double& v : tgt) v -= cfg_.tau;
         // The mean over the whole batch's B_total x T entries: this shard's mean times B / B_total.
         double norm = cfg_.gloss_coeff * (double)B / (double)Bt;
@@ -318,13 +335,28 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
             norm *= measured > 0 ? (double)T / (double)measured : 0.0;
         }
         Tensor target = Tensor::from_vector(batch.delta.shape, tgt, dt).to(dev);
-        grn = ops::scale(tape, ops::l1_loss_mean(tape, pred, target), norm);
+        grn = ops::scale(tape, ops::l1_loss_mean(tape, pred, target), norm * pw);
         total = ops::add(tape, total, grn);
     }
     Var sp;
     if (cfg_.sparsity_coeff != 0.0 && batch.global_terms) {  // batch-independent: once per global batch
-        sp = ops::scale(tape, ops::sigmoid_mean(tape, What), cfg_.sparsity_coeff);  // fused: no T x T temporaries
+        sp = ops::scale(tape, ops::sigmoid_mean(tape, What), cfg_.sparsity_coeff * pw);  // fused: no T x T temporaries
         total = ops::add(tape, total, sp);
+    }
+
+    Var prior;
+    if (!cfg_.prior_edges.empty() && cfg_.prior_weight != 0.0 && batch.global_terms) {
+        // L1 pull of the prior's edges towards prior_logit: both sides are 0 off the edges (no pull, no gradient);
+        // the mean over T x T entries times T^2 / edges is the mean over the edges.
+        std::vector<double> on((size_t)(T * T), 0.0);
+        for (int64_t e : cfg_.prior_edges) on[(size_t)e] = 1.0;
+        Tensor on_t = Tensor::from_vector({T, T}, on, dt).to(dev);
+        Var pred_p = ops::mul(tape, What, tape.constant(on_t));
+        for (double& v : on) v *= cfg_.prior_logit;
+        Tensor target = Tensor::from_vector({T, T}, on, dt).to(dev);
+        const double n_edges = (double)cfg_.prior_edges.size();
+        prior = ops::scale(tape, ops::l1_loss_mean(tape, pred_p, target), cfg_.prior_weight * pw * (double)(T * T) / n_edges);
+        total = ops::add(tape, total, prior);
     }
 
     LossTerms out;
@@ -339,6 +371,7 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
     out.cf = val(cf);
     out.grn = val(grn);
     out.sparsity = val(sp);
+    out.grn_prior = val(prior);
     return out;
 }
 

@@ -31,6 +31,15 @@ struct GpoVaeConfig {
     // expression (grn_measured[j] = 0), where the reference pulls every logit into j towards 0 - tau (its delta is
     // 0 there); empty = every column (the reference).
     std::vector<uint8_t> grn_measured;
+    // model.grn_target "profile": (T * T) stand-in changes added to Δ in the columns of unmeasured perturbed genes,
+    // row t for a cell perturbed at t (data::profile_grn_target); empty = none.
+    std::vector<double> grn_stand_in;
+    // model.grn_prior: edges (regulator t, target j) of a reference network among the treatments, as flat indices
+    // t * T + j. Their logits start at mask_init + prior_logit and an L1 pull prior_weight * mean_edges
+    // |W_tj - prior_logit| (once per global batch, like the sparsity term) keeps them there unless the data push
+    // back; empty = no prior (the reference).
+    std::vector<int64_t> prior_edges;
+    double prior_logit = 2.0, prior_weight = 1.0;
     int particles = 5;
     bool iwelbo = false;         // train.objective "iwelbo": IWELBO instead of the ELBO part (cf, GRN, sparsity kept)
 };

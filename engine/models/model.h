@@ -16,6 +16,7 @@ namespace gpo::models {
 struct LossTerms {
     Var total;
     double loss = 0, recon = 0, kl_z = 0, kl_mask = 0, kl_emb = 0, kl_qc = 0, cf = 0, grn = 0, sparsity = 0;
+    double grn_prior = 0;  // gpo_vae with model.grn_prior: the pull of the prior's edges
 };
 
 class Model {

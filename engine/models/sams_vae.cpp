@@ -187,6 +187,11 @@ LossTerms SamsVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rn
                                  {P, R, L});
         ke = plate_rows(tape, ediff, batch.D_plate);
     }
+    if (batch.kl_weight != 1.0) {  // annealing (batch.h); at weight 1 nothing is added
+        zdiff = ops::scale(tape, zdiff, batch.kl_weight);
+        if (km.valid()) km = ops::scale(tape, km, batch.kl_weight);
+        if (ke.valid()) ke = ops::scale(tape, ke, batch.kl_weight);
+    }
     auto host_sum = [&](Var v) {
         if (!v.valid()) return 0.0;
         double s = 0;

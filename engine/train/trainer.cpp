@@ -16,6 +16,7 @@
 #include "engine/dist/comm.h"
 #include "engine/models/factory.h"
 #include "engine/optim.h"
+#include "engine/train/schedule.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "io/jsonl_log.h"
@@ -46,7 +47,8 @@ struct SignalScope {  // installs the SIGINT/SIGTERM handlers for the loop, rest
 
 json terms_json(const models::LossTerms& t) {
     return {{"loss", t.loss}, {"recon", t.recon}, {"kl_z", t.kl_z}, {"kl_mask", t.kl_mask}, {"kl_emb", t.kl_emb},
-            {"kl_qc", t.kl_qc}, {"cf", t.cf},       {"grn", t.grn},   {"sparsity", t.sparsity}};
+            {"kl_qc", t.kl_qc}, {"cf", t.cf},       {"grn", t.grn},   {"sparsity", t.sparsity},
+            {"grn_prior", t.grn_prior}};
 }
 
 // Noise streams: training steps use stream 0 at the global step; validation uses stream 1 at (epoch, batch).
@@ -132,7 +134,8 @@ double validation_loss(models::Model& model, ParamStore& ps, const data::Dataset
 // holds the whole batch's gradient and takes the same Adam step. An empty shard (batch smaller than the ranks)
 // contributes zeros.
 models::LossTerms step_objective(models::Model& model, ParamStore& ps, const data::Dataset& ds,
-                                 const std::vector<int64_t>& cells, RngKey key, uint64_t step, Device dev) {
+                                 const std::vector<int64_t>& cells, RngKey key, uint64_t step, Device dev,
+                                 double kl_weight, double penalty_weight) {
     ps.zero_grad();
     const DType dt = ps.values().dtype;
     models::LossTerms t;
@@ -141,16 +144,17 @@ models::LossTerms step_objective(models::Model& model, ParamStore& ps, const dat
     if (!shard.empty()) {
         models::Batch b = ranks == 1 ? data::make_batch(ds, cells, data::SPLIT_TRAIN, dt, dev)
                                      : data::make_shard_batch(ds, cells, shard, data::SPLIT_TRAIN, dt, dev);
+        b.kl_weight = kl_weight, b.penalty_weight = penalty_weight;
         Tape tape;
         t = model.loss(tape, ps, b, key, step);
         tape.backward(t.total);
     }
     t.total = Var{};
     if (ranks > 1) {
-        double v[9] = {t.loss, t.recon, t.kl_z, t.kl_mask, t.kl_emb, t.kl_qc, t.cf, t.grn, t.sparsity};
-        dist::allreduce_sum(v, 9);
+        double v[10] = {t.loss, t.recon, t.kl_z, t.kl_mask, t.kl_emb, t.kl_qc, t.cf, t.grn, t.sparsity, t.grn_prior};
+        dist::allreduce_sum(v, 10);
         t.loss = v[0], t.recon = v[1], t.kl_z = v[2], t.kl_mask = v[3], t.kl_emb = v[4], t.kl_qc = v[5], t.cf = v[6],
-        t.grn = v[7], t.sparsity = v[8];
+        t.grn = v[7], t.sparsity = v[8], t.grn_prior = v[9];
         dist::allreduce_sum(ps.grads());
     }
     return t;
@@ -187,6 +191,12 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
     model->init_params(ps, seed);
     ps.to(dev);
     Adam adam(AdamConfig{tc.at("lr").get<double>(), 0.9, 0.999, 1e-8, tc.at("weight_decay").get<double>()}, ps);
+    const Schedule schedule = schedule_from_config(tc);
+    const double mask_lr_scale = tc.at("mask_lr_scale").get<double>();
+    if (mask_lr_scale != 1.0 && model->mask_logits() >= 0) {
+        const ParamStore::Entry& w = ps.entries()[(size_t)model->mask_logits()];
+        adam.set_lr_scale(w.offset, shape_numel(w.shape), mask_lr_scale);
+    }
 
     TrainResult res;
     LoopState st;
@@ -255,11 +265,14 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
             const auto& cells = batches[st.batch_in_epoch];
             if (st.batch_in_epoch + 1 < (int64_t)batches.size())  // one batch of rows read ahead (files on disk)
                 data::read_ahead(ds, batches[st.batch_in_epoch + 1]);
-            models::LossTerms t = step_objective(*model, ps, ds, cells, train_key, (uint64_t)st.step, dev);
+            const double at_epoch = (double)st.epoch + (double)(st.batch_in_epoch + 1) / (double)batches.size();
+            models::LossTerms t = step_objective(*model, ps, ds, cells, train_key, (uint64_t)st.step, dev,
+                                                 schedule.kl_weight(at_epoch), schedule.penalty_weight(at_epoch));
             GPO_CHECK(std::isfinite(t.loss), "training diverged: loss is " << t.loss << " at step " << st.step
                                                                            << " (try a smaller train.lr)");
             double gnorm = clip_grad_norm(ps, clip);
-            adam.step(ps);
+            const double lr = schedule.lr_at(at_epoch);
+            adam.step(ps, lr);
             ++st.step;
             ++st.batch_in_epoch;
             res.step_losses.push_back(t.loss);
@@ -271,6 +284,7 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
                 j["epoch"] = st.epoch;
                 j["step"] = st.step;
                 j["grad_norm"] = gnorm;
+                j["lr"] = lr;
                 log_line(j);
             }
             if (!quiet) {

@@ -2,8 +2,8 @@
 # GRN recovery when perturbed genes are not measured (docs/quality.md, issue 13 §3). For each simulation seed, a
 # small Perturb-seq file is simulated as in tests/test_grn_recovery.cpp (15 perturbed + 5 extended genes, 150 genes,
 # 8,000 cells, default noise), once with every perturbed gene measured and once with UNMEASURED of them left out of
-# X (simulate's unmeasured_perturbed_genes); a tiny gpo_vae is trained 150 steps with model.grn_target = reference
-# and = measured, and sigmoid(W) of the perturbed block is scored against the true network: AUROC over all ordered
+# X (simulate's unmeasured_perturbed_genes); a tiny gpo_vae is trained 150 steps with each model.grn_target in
+# TARGETS (reference, measured, profile), and sigmoid(W) of the perturbed block is scored against the true network: AUROC over all ordered
 # pairs, and separately over the pairs whose target gene is measured / unmeasured. Writes $OUT/grn_unmeasured.json
 # and prints a table. Used by `make -f Makefile.bench grn-unmeasured`; about 3 minutes on 2 cores.
 set -euo pipefail
@@ -11,6 +11,7 @@ BUILD=${BUILD:-build}
 OUT=${OUT:-bench_out}
 SEEDS=${SEEDS:-"1 2 3 4 5"}
 UNMEASURED=${UNMEASURED:-8}
+TARGETS=${TARGETS:-"reference measured profile"}
 [ -x "$BUILD/gpo-engine" ] || scripts/build.sh
 work="$OUT/grn_unmeasured"
 mkdir -p "$work"
@@ -24,8 +25,8 @@ for seed in $SEEDS; do
     "$BUILD/gpo-engine" simulate --out "$d/sim.h5ad" --threads 1 --set seed="$seed" --set cells=8000 --set genes=150 \
         --set perturbed_genes=15 --set extended_genes=5 --set control_fraction=0.15 --set combination_fraction=0.0 \
         --set grn.edge_density=0.1 --set unmeasured_perturbed_genes="$u" > "$d/simulate.log" 2>&1
-    for target in reference measured; do
-      [ "$u" = 0 ] && [ "$target" = measured ] && continue  # every column measured: the same objective
+    for target in $TARGETS; do
+      [ "$u" = 0 ] && [ "$target" != reference ] && continue  # every column measured: the same objective
       r="$d/$target"
       # The run config of tests/test_grn_recovery.cpp (tiny model, 150 Adam steps of 256 cells at lr 3e-3).
       "$BUILD/gpo-engine" train --config "$work/base.json" --out "$r" --force --max-steps 150 --device cpu \

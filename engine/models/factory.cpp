@@ -1,6 +1,8 @@
 // Model factory (see factory.h).
 #include "engine/models/factory.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <unordered_map>
 
 #include "engine/check.h"
@@ -66,7 +68,17 @@ GpoVaeConfig gpo_vae_config(const nlohmann::json& cfg, const data::Dataset& ds) 
     c.tau = m.at("fc_criteria").get<double>();
     c.gloss_coeff = m.at("gloss_coeff").get<double>();
     const std::string grn_target = m.value("grn_target", std::string("reference"));
-    if (grn_target == "profile") c.grn_stand_in = data::profile_grn_target(ds).value;
+    if (grn_target == "profile") {
+        data::ProfileGrnTarget st = data::profile_grn_target(ds);
+        double mx = 0, sum = 0;
+        int64_t nz = 0;
+        for (double v : st.value) mx = std::max(mx, v), sum += v, nz += v > 0;
+        std::fprintf(stderr,
+                     "model.grn_target profile: stand-in changes into %lld unmeasured perturbed genes, on-target "
+                     "change k = %.4g, %lld non-zero (mean %.4g, max %.4g)\n",
+                     (long long)st.columns, st.on_target_change, (long long)nz, nz ? sum / (double)nz : 0.0, mx);
+        c.grn_stand_in = std::move(st.value);
+    }
     if (grn_target == "measured") {
         c.grn_measured.assign((size_t)ds.T, 1);
         for (int64_t t = 0; t < ds.T; ++t) c.grn_measured[(size_t)t] = ds.treatment_gene[(size_t)t] >= 0;

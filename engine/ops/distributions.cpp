@@ -4,11 +4,13 @@
 #include "engine/ops/distributions.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "engine/ops/dispatch.h"
 #include "kernels/cpu/distributions.h"
 #include "kernels/cpu/nb.h"
+#include "kernels/cpu/nb_f32.h"
 #include "kernels/cuda/distributions.h"
 #include "kernels/cuda/nb.h"
 
@@ -295,9 +297,13 @@ Var nb_log_prob_softmax(Tape& tape, Var logits, Var log_theta, const Tensor& cou
             std::vector<T> c = cpu::nb_dispersion(LT.ptr<T>(), G);
             const std::vector<T> lg = nb_shared_count_parts<T>(counts, c, R, B, G, false);
             parallel_ranges(R, nb_row_grain(G), [&](int64_t r0, int64_t r1) {
-                cpu::nb_log_prob_softmax_forward_rows<T>(out.ptr<T>(), lse.ptr<T>(), L.ptr<T>(), c.data(),
-                                                         counts.ptr<T>(), library.ptr<T>(), r0, r1, B, G,
-                                                         lg.empty() ? nullptr : lg.data());
+                if constexpr (std::is_same_v<T, float>)  // vectorised exp/log (kernels/cpu/nb_f32.h)
+                    cpu::nb_forward_rows_f32(out.f32(), lse.f32(), L.f32(), c.data(), counts.f32(), library.f32(), r0,
+                                             r1, B, G, lg.empty() ? nullptr : lg.data());
+                else
+                    cpu::nb_log_prob_softmax_forward_rows<T>(out.ptr<T>(), lse.ptr<T>(), L.ptr<T>(), c.data(),
+                                                             counts.ptr<T>(), library.ptr<T>(), r0, r1, B, G,
+                                                             lg.empty() ? nullptr : lg.data());
             });
         });
     }
@@ -327,11 +333,16 @@ Var nb_log_prob_softmax(Tape& tape, Var logits, Var log_theta, const Tensor& cou
                 const int64_t grain = nb_row_grain(G), chunks = (R + grain - 1) / grain;
                 std::vector<T> partial(dLT ? (size_t)(chunks * G) : 0, T(0));
                 parallel_for(chunks, [&](int64_t k) {
-                    cpu::nb_log_prob_softmax_backward_rows<T>(gptr<T>(dL), dLT ? partial.data() + k * G : nullptr,
-                                                              dout.ptr<T>(), lse.ptr<T>(), L.ptr<T>(), c.data(),
-                                                              counts.ptr<T>(), library.ptr<T>(), k * grain,
-                                                              std::min(R, (k + 1) * grain), B, G,
-                                                              psi.empty() ? nullptr : psi.data());
+                    const int64_t r0 = k * grain, r1 = std::min(R, (k + 1) * grain);
+                    T* dlt = dLT ? partial.data() + k * G : nullptr;
+                    const T* ps = psi.empty() ? nullptr : psi.data();
+                    if constexpr (std::is_same_v<T, float>)
+                        cpu::nb_backward_rows_f32(gptr<T>(dL), dlt, dout.f32(), lse.f32(), L.f32(), c.data(),
+                                                  counts.f32(), library.f32(), r0, r1, B, G, ps);
+                    else
+                        cpu::nb_log_prob_softmax_backward_rows<T>(gptr<T>(dL), dlt, dout.ptr<T>(), lse.ptr<T>(),
+                                                                  L.ptr<T>(), c.data(), counts.ptr<T>(),
+                                                                  library.ptr<T>(), r0, r1, B, G, ps);
                 });
                 if (dLT)
                     for (int64_t k = 0; k < chunks; ++k)

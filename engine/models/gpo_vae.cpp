@@ -161,6 +161,71 @@ Var GpoVae::branch_log_lik(Tape& tape, const ParamStore& ps, const Batch& batch,
     return ops::nb_log_prob_softmax(tape, logits, f.phi, counts, lib);  // (P*Bs)
 }
 
+// L_grn (§4.4): lambda_g * mean over the batch's cells and target columns of |(d_n S)_j - (delta_nj - tau)|, with
+// the stand-in changes of model.grn_target "profile" added to delta and the unmeasured columns left out for
+// "measured"; `pw` the annealing weight. Invalid when gloss_coeff is 0.
+Var GpoVae::grn_loss(Tape& tape, const Batch& batch, Var What, double pw) const {
+    const int64_t T = cfg_.T, B = batch.B, Bt = batch.total_B(), R = (int64_t)batch.present.size();
+    const DType dt = tape.value(What).dtype;
+    const Device dev = tape.value(What).device;
+    if (cfg_.gloss_coeff == 0.0) return Var{};
+    Var pred = tape.constant(Tensor::zeros({B, T}, dt, dev));  // control cells: d S = 0
+    if (R > 0) {
+        std::vector<int32_t> rows(batch.present.begin(), batch.present.end());
+        Tensor rows_t = Tensor::from_ints({R}, rows).to(dev);
+        Var S_rows = ops::grn_khop_rows(tape, What, rows_t, cfg_.hops);  // (R, T)
+        pred = ops::dosage_gather(tape, S_rows, batch.D_sub);             // (B, T)
+    }
+    std::vector<double> tgt = batch.delta.to_vector();
+    if (!cfg_.grn_stand_in.empty() && R > 0) {
+        // Δ of unmeasured perturbed genes is 0; add each cell's stand-in rows (summed over its treatments, as
+        // d_n S sums the rows of S).
+        std::vector<double> rows_in((size_t)(R * T));
+        for (int64_t r = 0; r < R; ++r)
+            std::copy_n(&cfg_.grn_stand_in[(size_t)batch.present[(size_t)r] * (size_t)T], T, &rows_in[(size_t)(r * T)]);
+        Var in = ops::dosage_gather(tape, tape.constant(Tensor::from_vector({R, T}, rows_in, dt).to(dev)), batch.D_sub);
+        std::vector<double> add = tape.value(in).to_vector();
+        for (size_t k = 0; k < tgt.size(); ++k) tgt[k] += add[k];
+    }
+    for (double& v : tgt) v -= cfg_.tau;
+    // The mean over the whole batch's B_total x T entries: this shard's mean times B / B_total.
+    double norm = cfg_.gloss_coeff * (double)B / (double)Bt;
+    if (!cfg_.grn_measured.empty()) {
+        // Only the measured target columns: both sides 0 elsewhere (no pull, no gradient), the mean taken over
+        // the B x T_measured entries left.
+        std::vector<double> keep((size_t)(B * T));
+        int64_t measured = 0;
+        for (int64_t j = 0; j < T; ++j) measured += cfg_.grn_measured[(size_t)j];
+        for (int64_t n = 0; n < B; ++n)
+            for (int64_t j = 0; j < T; ++j) {
+                keep[(size_t)(n * T + j)] = cfg_.grn_measured[(size_t)j];
+                if (!cfg_.grn_measured[(size_t)j]) tgt[(size_t)(n * T + j)] = 0.0;
+            }
+        pred = ops::mul(tape, pred, tape.constant(Tensor::from_vector({B, T}, keep, dt).to(dev)));
+        norm *= measured > 0 ? (double)T / (double)measured : 0.0;
+    }
+    Tensor target = Tensor::from_vector(batch.delta.shape, tgt, dt).to(dev);
+    return ops::scale(tape, ops::l1_loss_mean(tape, pred, target), norm * pw);
+}
+
+// model.grn_prior: prior_weight * pw * mean over the prior's edges of |W_e - prior_logit|; invalid without a prior.
+Var GpoVae::prior_loss(Tape& tape, Var What, double pw) const {
+    const int64_t T = cfg_.T;
+    const DType dt = tape.value(What).dtype;
+    const Device dev = tape.value(What).device;
+    if (cfg_.prior_edges.empty() || cfg_.prior_weight == 0.0) return Var{};
+    // L1 pull of the prior's edges towards prior_logit: both sides are 0 off the edges (no pull, no gradient);
+    // the mean over T x T entries times T^2 / edges is the mean over the edges.
+    std::vector<double> on((size_t)(T * T), 0.0);
+    for (int64_t e : cfg_.prior_edges) on[(size_t)e] = 1.0;
+    Tensor on_t = Tensor::from_vector({T, T}, on, dt).to(dev);
+    Var pred_p = ops::mul(tape, What, tape.constant(on_t));
+    for (double& v : on) v *= cfg_.prior_logit;
+    Tensor target = Tensor::from_vector({T, T}, on, dt).to(dev);
+    const double n_edges = (double)cfg_.prior_edges.size();
+    return ops::scale(tape, ops::l1_loss_mean(tape, pred_p, target), cfg_.prior_weight * pw * (double)(T * T) / n_edges);
+}
+
 LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, RngKey key, uint64_t step) const {
     const int64_t P = cfg_.particles, T = cfg_.T, L = cfg_.L, B = batch.B;
     const int64_t Bt = batch.total_B();  // cells of the whole batch when this is a shard of it (batch.h)
@@ -296,68 +361,16 @@ LossTerms GpoVae::loss(Tape& tape, const ParamStore& ps, const Batch& batch, Rng
         total = ops::add(tape, total, cf);
     }
 
-    // ---------------------------------------------------------------- GRN-aligned loss (§4.4) and sparsity (§4.5)
-    Var grn;
-    if (cfg_.gloss_coeff != 0.0) {
-        Var pred = tape.constant(Tensor::zeros({B, T}, dt, dev));  // control cells: d S = 0
-        if (R > 0) {
-            std::vector<int32_t> rows(batch.present.begin(), batch.present.end());
-            Tensor rows_t = Tensor::from_ints({R}, rows).to(dev);
-            Var S_rows = ops::grn_khop_rows(tape, What, rows_t, cfg_.hops);  // (R, T)
-            pred = ops::dosage_gather(tape, S_rows, batch.D_sub);             // (B, T)
-        }
-        std::vector<double> tgt = batch.delta.to_vector();
-        if (!cfg_.grn_stand_in.empty() && R > 0) {
-            // Δ of unmeasured perturbed genes is 0; add each cell's stand-in rows (summed over its treatments, as
-            // d_n S sums the rows of S).
-            std::vector<double> rows_in((size_t)(R * T));
-            for (int64_t r = 0; r < R; ++r)
-                std::copy_n(&cfg_.grn_stand_in[(size_t)batch.present[(size_t)r] * (size_t)T], T, &rows_in[(size_t)(r * T)]);
-            Var in = ops::dosage_gather(tape, tape.constant(Tensor::from_vector({R, T}, rows_in, dt).to(dev)), batch.D_sub);
-            std::vector<double> add = tape.value(in).to_vector();
-            for (size_t k = 0; k < tgt.size(); ++k) tgt[k] += add[k];
-        }
-        for (double& v : tgt) v -= cfg_.tau;
-        // The mean over the whole batch's B_total x T entries: this shard's mean times B / B_total.
-        double norm = cfg_.gloss_coeff * (double)B / (double)Bt;
-        if (!cfg_.grn_measured.empty()) {
-            // Only the measured target columns: both sides 0 elsewhere (no pull, no gradient), the mean taken over
-            // the B x T_measured entries left.
-            std::vector<double> keep((size_t)(B * T));
-            int64_t measured = 0;
-            for (int64_t j = 0; j < T; ++j) measured += cfg_.grn_measured[(size_t)j];
-            for (int64_t n = 0; n < B; ++n)
-                for (int64_t j = 0; j < T; ++j) {
-                    keep[(size_t)(n * T + j)] = cfg_.grn_measured[(size_t)j];
-                    if (!cfg_.grn_measured[(size_t)j]) tgt[(size_t)(n * T + j)] = 0.0;
-                }
-            pred = ops::mul(tape, pred, tape.constant(Tensor::from_vector({B, T}, keep, dt).to(dev)));
-            norm *= measured > 0 ? (double)T / (double)measured : 0.0;
-        }
-        Tensor target = Tensor::from_vector(batch.delta.shape, tgt, dt).to(dev);
-        grn = ops::scale(tape, ops::l1_loss_mean(tape, pred, target), norm * pw);
-        total = ops::add(tape, total, grn);
-    }
+    // ---------------------------------------------------------------- GRN-aligned loss (§4.4), sparsity (§4.5), prior
+    Var grn = grn_loss(tape, batch, What, pw);
+    if (grn.valid()) total = ops::add(tape, total, grn);
     Var sp;
     if (cfg_.sparsity_coeff != 0.0 && batch.global_terms) {  // batch-independent: once per global batch
         sp = ops::scale(tape, ops::sigmoid_mean(tape, What), cfg_.sparsity_coeff * pw);  // fused: no T x T temporaries
         total = ops::add(tape, total, sp);
     }
-
-    Var prior;
-    if (!cfg_.prior_edges.empty() && cfg_.prior_weight != 0.0 && batch.global_terms) {
-        // L1 pull of the prior's edges towards prior_logit: both sides are 0 off the edges (no pull, no gradient);
-        // the mean over T x T entries times T^2 / edges is the mean over the edges.
-        std::vector<double> on((size_t)(T * T), 0.0);
-        for (int64_t e : cfg_.prior_edges) on[(size_t)e] = 1.0;
-        Tensor on_t = Tensor::from_vector({T, T}, on, dt).to(dev);
-        Var pred_p = ops::mul(tape, What, tape.constant(on_t));
-        for (double& v : on) v *= cfg_.prior_logit;
-        Tensor target = Tensor::from_vector({T, T}, on, dt).to(dev);
-        const double n_edges = (double)cfg_.prior_edges.size();
-        prior = ops::scale(tape, ops::l1_loss_mean(tape, pred_p, target), cfg_.prior_weight * pw * (double)(T * T) / n_edges);
-        total = ops::add(tape, total, prior);
-    }
+    Var prior = batch.global_terms ? prior_loss(tape, What, pw) : Var{};
+    if (prior.valid()) total = ops::add(tape, total, prior);
 
     LossTerms out;
     out.total = total;

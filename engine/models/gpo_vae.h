@@ -78,6 +78,8 @@ class GpoVae : public Model {
                     uint64_t step) const;
     Var branch_log_lik(Tape& tape, const ParamStore& ps, const Batch& batch, const Forward& f,
                        const std::vector<int>& cells, bool is_bad) const;
+    Var grn_loss(Tape& tape, const Batch& batch, Var What, double pw) const;
+    Var prior_loss(Tape& tape, Var What, double pw) const;
 
     GpoVaeConfig cfg_;
     int W_ = -1, phi_ = -1, onehot_ = -1;

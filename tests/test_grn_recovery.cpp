@@ -237,7 +237,7 @@ TEST(GrnRecovery, EvaluationAgainstTrueNetworkBeatsRandom) {
     Trained& tr = trained(kSeeds[0]);
     auto t0 = std::chrono::steady_clock::now();
     eval::GrnOptions opt;  // default threshold 0.5 on sigmoid(W), 1,000 random edge sets
-    opt.references.push_back(eval::parse_reference_arg(tr.reference_tsv + ",tsv,directed"));
+    opt.references.push_back(io::parse_edge_list_arg(tr.reference_tsv + ",tsv,directed", "--reference"));
     json report = eval::grn_outputs(*tr.model, opt, (tr.dir / "grn").string(), false);
     std::ifstream f(tr.dir / "grn" / "grn_report.json");
     ASSERT_TRUE(f) << "grn_report.json not written";

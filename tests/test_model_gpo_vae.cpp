@@ -33,6 +33,16 @@ GpoVaeConfig tiny_config() {
     return c;
 }
 
+// tiny_batch with every cell a control: no perturbation row is present.
+Batch control_only_batch(int64_t G) {
+    Batch b = test::tiny_batch(G, false);
+    b.present.clear();
+    std::vector<std::vector<std::pair<int, double>>> empty(6);
+    b.D_sub = ops::Dosage::from_lists(empty, 0, DType::F64);
+    b.D_plate = b.D_sub;
+    return b;
+}
+
 struct LossAndGrads {
     double loss;
     std::vector<double> grads;
@@ -138,12 +148,7 @@ TEST(ModelGpoVae, ControlOnlyBatchHasFiniteLossAndGradients) {
     GpoVae m(c, ps);
     ps.finalize(Device::CPU, DType::F64);
     m.init_params(ps, 13);
-    Batch b = test::tiny_batch(c.G, false);
-    // Every cell a control: no perturbation row is present.
-    b.present.clear();
-    std::vector<std::vector<std::pair<int, double>>> empty(6);
-    b.D_sub = ops::Dosage::from_lists(empty, 0, DType::F64);
-    b.D_plate = b.D_sub;
+    Batch b = control_only_batch(c.G);
     LossAndGrads r = run_once(c, ps, m, b);
     EXPECT_TRUE(std::isfinite(r.loss));
     for (double g : r.grads) ASSERT_TRUE(std::isfinite(g));
@@ -214,11 +219,7 @@ TEST(ModelGpoVae, GrnTargetMeasuredLeavesOutUnmeasuredColumns) {
         return m.loss(t, ps, b, RngKey{7, 0}, 3).grn;
     };
 
-    Batch ctrl = test::tiny_batch(c.G, false);
-    ctrl.present.clear();
-    std::vector<std::vector<std::pair<int, double>>> empty(6);
-    ctrl.D_sub = ops::Dosage::from_lists(empty, 0, DType::F64);
-    ctrl.D_plate = ctrl.D_sub;
+    Batch ctrl = control_only_batch(c.G);
     const std::vector<double> delta = ctrl.delta.to_vector();
     double all_sum = 0, measured_sum = 0;
     for (int64_t n = 0; n < 6; ++n)
@@ -294,11 +295,7 @@ TEST(ModelGpoVae, GrnPriorInitialisesAndPullsItsEdges) {
     W[2] = 2.5, W[13] = 0.1;
     ps_p.value(mp.mask_logits()).copy_from(Tensor::from_vector({4, 4}, W, DType::F64));
     ps.value(m.mask_logits()).copy_from(Tensor::from_vector({4, 4}, W, DType::F64));
-    Batch b = test::tiny_batch(c.G, false);
-    b.present.clear();
-    std::vector<std::vector<std::pair<int, double>>> empty(6);
-    b.D_sub = ops::Dosage::from_lists(empty, 0, DType::F64);
-    b.D_plate = b.D_sub;
+    Batch b = control_only_batch(c.G);
     ps_p.zero_grad();
     Tape tape;
     LossTerms t = mp.loss(tape, ps_p, b, RngKey{7, 0}, 3);

@@ -21,10 +21,6 @@ using json = nlohmann::json;
 
 static json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-std::pair<std::string, io::EdgeListSpec> parse_reference_arg(const std::string& arg) {
-    return io::parse_edge_list_arg(arg, "--reference");
-}
-
 json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_dir, bool verbose) {
     const data::Dataset& ds = m.dataset;
     const int wi = m.model->mask_logits();

@@ -16,14 +16,10 @@ struct GrnOptions {
     double threshold = 0.5;  // edges with probability > threshold (ignored when top_k > 0)
     int64_t top_k = 0;       // keep the k most probable edges instead
     std::string split = "test";
-    std::vector<std::pair<std::string, io::EdgeListSpec>> references;  // (path, how to read it)
+    std::vector<std::pair<std::string, io::EdgeListSpec>> references;  // (path, how to read it): io::parse_edge_list_arg
     int64_t n_random = 1000;
     uint64_t seed = 0;
 };
-
-// Parses "PATH[,header][,source=COL][,target=COL][,undirected|directed][,csv|tsv]" (COL: a name or a 0-based
-// index). Throws naming the option on an unknown one.
-std::pair<std::string, io::EdgeListSpec> parse_reference_arg(const std::string& arg);
 
 nlohmann::json grn_outputs(LoadedModel& m, const GrnOptions& opt, const std::string& out_dir, bool verbose);
 

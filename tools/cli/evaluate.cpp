@@ -71,7 +71,7 @@ int cmd_grn(const Args& a) {
     o.top_k = a.get_int("top-k", 1, INT64_MAX, 0);
     o.n_random = a.get_int("random-sets", 1, 100000000, o.n_random);
     if (a.has("split")) o.split = a.get_choice("split", {"train", "val", "test", "all"}, "test");
-    for (const auto& r : a.all("reference")) o.references.push_back(eval::parse_reference_arg(r));
+    for (const auto& r : a.all("reference")) o.references.push_back(io::parse_edge_list_arg(r, "--reference"));
     auto m = load(a, "grn");
     if (!a.has("threshold")) o.threshold = m->config["evaluate"]["grn_threshold"].get<double>();
     if (!a.has("split")) o.split = m->config["evaluate"]["split"].get<std::string>();

@@ -4,6 +4,7 @@
 
 #include "engine/ops/dispatch.h"
 #include "kernels/cpu/rng.h"
+#include "kernels/cpu/rng_lanes.h"
 #include "kernels/cuda/rng.h"
 #include "kernels/philox.h"
 
@@ -75,7 +76,7 @@ void rng_gamma(Tensor& out, const Tensor& shape, const Tensor& rate, RngKey key,
         T* o = out.ptr<T>();  // element i draws counter offset + i, whichever thread fills it
         const T *sh = shape.ptr<T>(), *ra = rate.ptr<T>();
         parallel_ranges(n, ops::kElementGrain, [&](int64_t lo, int64_t hi) {
-            cpu::rng_gamma_fill<T>(o + lo, sh + lo, ra + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
+            cpu::rng_gamma_fill_lanes(o + lo, sh + lo, ra + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
         });
     });
 }
@@ -101,7 +102,7 @@ void rng_poisson(Tensor& out, const Tensor& rate, RngKey key, uint64_t offset) {
         T* o = out.ptr<T>();
         const T* ra = rate.ptr<T>();
         parallel_ranges(n, ops::kElementGrain, [&](int64_t lo, int64_t hi) {
-            cpu::rng_poisson_fill<T>(o + lo, ra + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
+            cpu::rng_poisson_fill_lanes(o + lo, ra + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
         });
     });
 }

@@ -18,7 +18,8 @@ static const double kNaN = std::numeric_limits<double>::quiet_NaN();
 void ate_transform_row(const double* x, int64_t G, double* out, double library) {
     double s = 0;
     for (int64_t g = 0; g < G; ++g) s += x[g];
-    for (int64_t g = 0; g < G; ++g) out[g] = s > 0 ? ate_transform_value(x[g], s, library) : 0.0;
+    // A zero count transforms to log2(1) = 0 exactly: skipping its log2 changes no bit (most sampled counts are 0).
+    for (int64_t g = 0; g < G; ++g) out[g] = s > 0 && x[g] != 0.0 ? ate_transform_value(x[g], s, library) : 0.0;
 }
 
 Mat group_means(const Mat& X, const std::vector<int>& group, int n_groups, std::vector<int64_t>* counts) {

@@ -305,6 +305,8 @@ Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey 
     const int64_t G = log_theta.numel();
     const DType dt = mean.dtype;
     const Device dev = mean.device;
+    GPO_CHECK(G > 0 && mean.numel() % G == 0, "sample_gamma_poisson: means " << mean.describe()
+                                                  << " are not rows of the " << G << " genes of log_theta");
     // Gamma(shape c_g, rate max(c_g / (mu + 1e-4), 1e-6)) with c_g = exp(log_theta_g), in double, rounded once to
     // the tensors' type.
     std::vector<double> phi = log_theta.to_vector(), c(G);
@@ -316,12 +318,16 @@ Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey 
         using T = decltype(tag);
         const T* mu = mean_h.ptr<T>();
         T *shp = sh.ptr<T>(), *rtp = rt.ptr<T>();
-        parallel_ranges(mean_h.numel(), ops::kElementGrain, [&](int64_t lo, int64_t hi) {
-            for (int64_t i = lo; i < hi; ++i) {
-                shp[i] = (T)c[i % G];
-                rtp[i] = (T)std::max(c[i % G] / ((double)mu[i] + 1e-4), 1e-6);
-            }
-        });
+        // Whole rows of G genes per range (no division per element).
+        const int64_t rows = mean_h.numel() / G;
+        parallel_ranges(rows, std::max<int64_t>(1, ops::kElementGrain / G),
+                        [&](int64_t r0, int64_t r1) {
+                            for (int64_t i = r0 * G; i < r1 * G; i += G)
+                                for (int64_t g = 0; g < G; ++g) {
+                                    shp[i + g] = (T)c[g];
+                                    rtp[i + g] = (T)std::max(c[g] / ((double)mu[i + g] + 1e-4), 1e-6);
+                                }
+                        });
     });
     if (dev != Device::CPU) sh = sh.to(dev), rt = rt.to(dev);
     Tensor lambda = Tensor::empty(mean.shape, dt, dev), counts = Tensor::empty(mean.shape, dt, dev);

@@ -1,7 +1,9 @@
 // Microbenchmarks of the RNG fills at reference scale: uniform and normal noise for 5 particles x T = 1,546
 // treatments x 1,546 (the relaxed-Bernoulli mask noise), and a gamma + Poisson fill of 2,500 x 8,563 (negative-binomial
-// counts as Poisson(Gamma)). GB/s counts the bytes written and read (f32).
+// counts as Poisson(Gamma)), on the CPU also with the per-element reference fills instead of the AVX2 lanes
+// (kernels/cpu/rng_lanes.h; the same values). GB/s counts the bytes written and read (f32).
 #include "engine/rng.h"
+#include "kernels/cpu/rng_lanes.h"
 #include "tools/bench/bench_util.h"
 
 using namespace gpo;
@@ -20,21 +22,28 @@ static gpo::bench::Registrar reg([] {
     });
     // Gamma reads shape and rate and writes; Poisson reads the gamma draws and writes: 5 f32 per element.
     const std::string shape_counts = std::to_string(N) + "x" + std::to_string(G);
-    gpo::bench::add("rng_gamma_poisson", shape_counts, {0, 5 * 4.0 * N * G}, [=](Device dev) {
-        // NB-like parameters: shape (inverse dispersion) in [0.2, 5], rate = shape / mean with means in [0.05, 50].
-        std::vector<double> shape((size_t)(N * G)), rate((size_t)(N * G));
-        for (size_t i = 0; i < shape.size(); ++i) {
-            double k = 0.2 + 4.8 * (double)(i % 97) / 96.0, mean = 0.05 + 49.95 * (double)(i % 89) / 88.0;
-            shape[i] = k;
-            rate[i] = k / mean;
-        }
-        auto S = std::make_shared<Tensor>(Tensor::from_vector({N, G}, shape, DType::F32).to(dev));
-        auto R = std::make_shared<Tensor>(Tensor::from_vector({N, G}, rate, DType::F32).to(dev));
-        auto g = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
-        auto c = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
-        return std::function<void()>([=] {
-            rng_gamma(*g, *S, *R, {2, 0}, 0);
-            rng_poisson(*c, *g, {2, 1}, 0);
+    // per_element: the CPU fills forced onto the per-element reference (on a GPU the same kernels as above).
+    for (bool per_element : {false, true}) {
+        const std::string name = per_element ? "rng_gamma_poisson_per_element" : "rng_gamma_poisson";
+        gpo::bench::add(name, shape_counts, {0, 5 * 4.0 * N * G}, [=](Device dev) {
+            // NB-like parameters: shape (inverse dispersion) in [0.2, 5], rate = shape / mean with means in
+            // [0.05, 50].
+            std::vector<double> shape((size_t)(N * G)), rate((size_t)(N * G));
+            for (size_t i = 0; i < shape.size(); ++i) {
+                double k = 0.2 + 4.8 * (double)(i % 97) / 96.0, mean = 0.05 + 49.95 * (double)(i % 89) / 88.0;
+                shape[i] = k;
+                rate[i] = k / mean;
+            }
+            auto S = std::make_shared<Tensor>(Tensor::from_vector({N, G}, shape, DType::F32).to(dev));
+            auto R = std::make_shared<Tensor>(Tensor::from_vector({N, G}, rate, DType::F32).to(dev));
+            auto g = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
+            auto c = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
+            return std::function<void()>([=] {
+                if (per_element) cpu::rng_lanes_force_build("baseline");
+                rng_gamma(*g, *S, *R, {2, 0}, 0);
+                rng_poisson(*c, *g, {2, 1}, 0);
+                if (per_element) cpu::rng_lanes_force_build("");
+            });
         });
-    });
+    }
 });

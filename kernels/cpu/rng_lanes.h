@@ -1,0 +1,33 @@
+// Gamma and Poisson fills computed four elements at a time in AVX2 double lanes, bit-identical to the per-element
+// reference (kernels/cpu/rng.h, which runs kernels/philox.h's gamma_draw / poisson_draw one element at a time).
+//
+// Each group of four elements runs the common path of the two samplers side by side: the Philox block 0 of every
+// element, the first Marsaglia-Tsang proposal accepted by the squeeze (gamma), the multiplication method over up
+// to three counter blocks for rates below 10 (Poisson), with philox.h's own log / exp / cos(2 pi u) written
+// branch-free for the inputs these paths feed them (the same IEEE operations in the same order, no fused
+// multiply-add, so the same bits). An element off the common path (a rejected first proposal, v <= 0, a Poisson
+// rate of 10 or more, a count past 11, invalid parameters) is recomputed by the per-element reference. On a CPU
+// without AVX2 the fills are the reference itself. tests/test_rng_lanes.cpp checks them against it bit for bit.
+#pragma once
+#include <cstdint>
+
+namespace gpo::cpu {
+
+// out (n) = Gamma(shape[i], rate[i]) with counter index offset + i; the values of rng_gamma_fill (rng.h).
+void rng_gamma_fill_lanes(float* out, const float* shape, const float* rate, int64_t n, uint64_t seed,
+                          uint64_t stream, uint64_t offset);
+void rng_gamma_fill_lanes(double* out, const double* shape, const double* rate, int64_t n, uint64_t seed,
+                          uint64_t stream, uint64_t offset);
+
+// out (n) = Poisson(rate[i]) with counter index offset + i; the values of rng_poisson_fill (rng.h).
+void rng_poisson_fill_lanes(float* out, const float* rate, int64_t n, uint64_t seed, uint64_t stream,
+                            uint64_t offset);
+void rng_poisson_fill_lanes(double* out, const double* rate, int64_t n, uint64_t seed, uint64_t stream,
+                            uint64_t offset);
+
+// Which build the fills above run: "avx2" or "baseline" (the per-element reference). `force` (tests): "baseline"
+// makes them run the reference from now on, "" restores the automatic choice.
+const char* rng_lanes_build();
+void rng_lanes_force_build(const char* force);
+
+}  // namespace gpo::cpu

@@ -32,7 +32,7 @@ void rng_uniform(Tensor& out, RngKey key, uint64_t offset) {
         using T = decltype(tag);
         T* o = out.ptr<T>();  // element i draws counter offset + i, whichever thread fills it
         parallel_ranges(out.numel(), ops::kElementGrain, [&](int64_t lo, int64_t hi) {
-            cpu::rng_uniform_fill<T>(o + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
+            cpu::rng_uniform_fill_lanes(o + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
         });
     });
 }
@@ -48,7 +48,7 @@ void rng_normal(Tensor& out, RngKey key, uint64_t offset) {
         using T = decltype(tag);
         T* o = out.ptr<T>();  // element i draws counter offset + i, whichever thread fills it
         parallel_ranges(out.numel(), ops::kElementGrain, [&](int64_t lo, int64_t hi) {
-            cpu::rng_normal_fill<T>(o + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
+            cpu::rng_normal_fill_lanes(o + lo, hi - lo, key.seed, key.stream, offset + (uint64_t)lo);
         });
     });
 }

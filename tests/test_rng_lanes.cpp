@@ -1,4 +1,4 @@
-// The four-lane gamma and Poisson fills (kernels/cpu/rng_lanes.h) against the per-element reference fills
+// The uniform, normal, gamma and Poisson lane fills (kernels/cpu/rng_lanes.h) against the per-element reference fills
 // (kernels/cpu/rng.h: philox::gamma_draw / poisson_draw one element at a time), bit for bit, in float and double,
 // over parameters that take every path: the squeeze-accepted first proposal,
 // rejections, shape < 1 (the boost, down to exponents below -745), Poisson rates of 0, below 10 and above, counts
@@ -50,6 +50,14 @@ void expect_same_bits(const std::vector<T>& a, const std::vector<T>& b, const ch
 template <class T>
 void check_both_fills(const char* build) {
     const uint64_t seed = 0x1234567890ull, stream = 77, offset = (1ull << 32) - 5;  // index crosses 2^32
+    std::vector<T> nref(100003), ngot(100003);  // every quadrant of cos(2 pi u), uniforms down to ~2^-24
+    cpu::rng_normal_fill<T>(nref.data(), (int64_t)nref.size(), seed, stream, offset);
+    cpu::rng_normal_fill_lanes(ngot.data(), (int64_t)ngot.size(), seed, stream, offset);
+    expect_same_bits(ngot, nref, (std::string("normal, ") + build).c_str());
+    cpu::rng_uniform_fill<T>(nref.data(), (int64_t)nref.size(), seed, stream, offset);
+    cpu::rng_uniform_fill_lanes(ngot.data(), (int64_t)ngot.size(), seed, stream, offset);
+    expect_same_bits(ngot, nref, (std::string("uniform, ") + build).c_str());
+
     std::vector<T> shape, rate;
     gamma_params(shape, rate);
     std::vector<T> ref(shape.size()), got(shape.size());
@@ -67,7 +75,7 @@ void check_both_fills(const char* build) {
 
 }  // namespace
 
-TEST(RngLanes, GammaAndPoissonEqualTheReferenceBitForBit) {
+TEST(RngLanes, FillsEqualTheReferenceBitForBit) {
     if (std::strcmp(cpu::rng_lanes_build(), "avx2") != 0)
         GTEST_SKIP() << "this CPU has no AVX2: the fills are the per-element reference itself here";
     check_both_fills<float>(cpu::rng_lanes_build());

@@ -272,6 +272,103 @@ __attribute__((target("avx2"))) void poisson_avx2(T* out, const T* rate, int64_t
     }
     for (; i < n; ++i) out[i] = (T)philox::poisson_draw((double)rate[i], seed, stream, offset + (uint64_t)i);
 }
+// ---------------------------------------------------------------------------- float uniforms and normals
+using F = __m256;  // eight float lanes
+
+GPO_AVX2_INLINE F fset1(float x) { return _mm256_set1_ps(x); }
+GPO_AVX2_INLINE F fadd(F a, F b) { return _mm256_add_ps(a, b); }
+GPO_AVX2_INLINE F fsub(F a, F b) { return _mm256_sub_ps(a, b); }
+GPO_AVX2_INLINE F fmul(F a, F b) { return _mm256_mul_ps(a, b); }
+GPO_AVX2_INLINE F fhorner(F p, F x, float c) { return fadd(fmul(p, x), fset1(c)); }
+GPO_AVX2_INLINE F fselect(F mask, F yes, F no) { return _mm256_blendv_ps(no, yes, mask); }
+
+// Word w of the blocks of elements index0 .. index0 + 7, as eight 32-bit lanes.
+struct Block8 {
+    __m256i v[4];
+};
+GPO_AVX2_INLINE Block8 blocks8_at(uint64_t seed, uint64_t stream, uint64_t index0) {
+    const Block4 lo = blocks_at(seed, stream, index0, 0), hi = blocks_at(seed, stream, index0 + 4, 0);
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // the low halves of the 64-bit lanes first
+    Block8 b;
+    for (int w = 0; w < 4; ++w) {
+        const __m128i l = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(lo.v[w], even));
+        const __m128i h = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(hi.v[w], even));
+        b.v[w] = _mm256_set_m128i(h, l);
+    }
+    return b;
+}
+
+// philox::u01_f32: (2 (w >> 9) + 1) 2^-24, the integer < 2^24 converts exactly.
+GPO_AVX2_INLINE F u01_f32(__m256i w) {
+    const __m256i k = _mm256_add_epi32(_mm256_slli_epi32(_mm256_srli_epi32(w, 9), 1), _mm256_set1_epi32(1));
+    return fmul(_mm256_cvtepi32_ps(k), fset1(5.9604644775390625e-08f));
+}
+
+// philox::log_rn(float) for normal, positive, finite lanes.
+GPO_AVX2_INLINE F log_normal_f32(F x) {
+    const __m256i b = _mm256_castps_si256(x);
+    __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(127));
+    F m = _mm256_castsi256_ps(
+        _mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x7FFFFF)), _mm256_set1_epi32(0x3F800000)));
+    const F big = _mm256_cmp_ps(m, fset1(1.41421354f), _CMP_GT_OQ);
+    m = fselect(big, fmul(m, fset1(0.5f)), m);
+    e = _mm256_sub_epi32(e, _mm256_castps_si256(big));
+    const F f = fsub(m, fset1(1.f));
+    const F s = _mm256_div_ps(f, fadd(fset1(2.f), f));
+    const F s2 = fmul(s, s);
+    F p = fset1(0.111111112f);
+    p = fhorner(p, s2, 0.142857149f);
+    p = fhorner(p, s2, 0.2f);
+    p = fhorner(p, s2, 0.333333343f);
+    p = fhorner(p, s2, 1.f);
+    const F lm = fmul(fmul(fset1(2.f), s), p);
+    const F ef = _mm256_cvtepi32_ps(e);
+    return fadd(fmul(ef, fset1(0.693145751953125f)), fadd(fmul(ef, fset1(1.42860682e-06f)), lm));
+}
+
+// philox::cos2pi_rn(float), the quadrant switch as selects.
+GPO_AVX2_INLINE F cos2pi_f32(F u) {
+    const F t = fmul(u, fset1(4.f));
+    const F q = _mm256_floor_ps(fadd(t, fset1(0.5f)));
+    const F x = fmul(fsub(t, q), fset1(1.57079637f));
+    const F x2 = fmul(x, x);
+    F s = fset1(2.75573188e-06f);
+    s = fhorner(s, x2, -0.000198412701f);
+    s = fhorner(s, x2, 0.00833333377f);
+    s = fhorner(s, x2, -0.166666672f);
+    s = fhorner(s, x2, 1.f);
+    s = fmul(s, x);
+    F c = fset1(-2.75573188e-07f);
+    c = fhorner(c, x2, 2.48015876e-05f);
+    c = fhorner(c, x2, -0.00138888892f);
+    c = fhorner(c, x2, 0.0416666679f);
+    c = fhorner(c, x2, -0.5f);
+    c = fhorner(c, x2, 1.f);
+    const __m256i quadrant = _mm256_and_si256(_mm256_cvttps_epi32(q), _mm256_set1_epi32(3));  // q in 0..4
+    const F sign = fset1(-0.f), neg_s = _mm256_xor_ps(s, sign), neg_c = _mm256_xor_ps(c, sign);
+    const F is1 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(quadrant, _mm256_set1_epi32(1)));
+    const F is2 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(quadrant, _mm256_set1_epi32(2)));
+    const F is3 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(quadrant, _mm256_set1_epi32(3)));
+    return fselect(is1, neg_s, fselect(is2, neg_c, fselect(is3, s, c)));
+}
+
+__attribute__((target("avx2"))) void uniform_f32_avx2(float* out, int64_t n, uint64_t seed, uint64_t stream,
+                                                      uint64_t offset) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, u01_f32(blocks8_at(seed, stream, offset + (uint64_t)i).v[0]));
+    for (; i < n; ++i) out[i] = philox::uniform_f32(seed, stream, offset + (uint64_t)i);
+}
+
+__attribute__((target("avx2"))) void normal_f32_avx2(float* out, int64_t n, uint64_t seed, uint64_t stream,
+                                                     uint64_t offset) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const Block8 b = blocks8_at(seed, stream, offset + (uint64_t)i);
+        const F r = _mm256_sqrt_ps(fmul(fset1(-2.f), log_normal_f32(u01_f32(b.v[0]))));
+        _mm256_storeu_ps(out + i, fmul(r, cos2pi_f32(u01_f32(b.v[1]))));
+    }
+    for (; i < n; ++i) out[i] = philox::normal_f32(seed, stream, offset + (uint64_t)i);
+}
 #endif
 
 // ---------------------------------------------------------------------------- builds and dispatch
@@ -304,6 +401,26 @@ void poisson_fill(T* out, const T* rate, int64_t n, uint64_t seed, uint64_t stre
 }
 
 }  // namespace
+
+void rng_uniform_fill_lanes(float* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
+#ifdef GPO_RNG_AVX2
+    if (use_avx2()) return uniform_f32_avx2(out, n, seed, stream, offset);
+#endif
+    rng_uniform_fill<float>(out, n, seed, stream, offset);
+}
+void rng_uniform_fill_lanes(double* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
+    rng_uniform_fill<double>(out, n, seed, stream, offset);
+}
+
+void rng_normal_fill_lanes(float* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
+#ifdef GPO_RNG_AVX2
+    if (use_avx2()) return normal_f32_avx2(out, n, seed, stream, offset);
+#endif
+    rng_normal_fill<float>(out, n, seed, stream, offset);
+}
+void rng_normal_fill_lanes(double* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
+    rng_normal_fill<double>(out, n, seed, stream, offset);
+}
 
 void rng_gamma_fill_lanes(float* out, const float* shape, const float* rate, int64_t n, uint64_t seed,
                           uint64_t stream, uint64_t offset) {

@@ -1,4 +1,4 @@
-// Gamma and Poisson fills computed four elements at a time in AVX2 double lanes, bit-identical to the per-element
+// Uniform, normal, gamma and Poisson fills computed four (eight for float uniforms and normals) elements at a time in AVX2 lanes, bit-identical to the per-element
 // reference (kernels/cpu/rng.h, which runs kernels/philox.h's gamma_draw / poisson_draw one element at a time).
 //
 // Each group of four elements runs the common path of the two samplers side by side: the Philox block 0 of every
@@ -12,6 +12,16 @@
 #include <cstdint>
 
 namespace gpo::cpu {
+
+// out (n) = uniforms in (0, 1) with counter index offset + i; the values of rng_uniform_fill (rng.h). Float:
+// eight AVX2 lanes; double: the reference.
+void rng_uniform_fill_lanes(float* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset);
+void rng_uniform_fill_lanes(double* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset);
+
+// out (n) = standard normals with counter index offset + i; the values of rng_normal_fill (rng.h). Float: eight
+// AVX2 lanes of philox::normal_f32 (Box-Muller, no rejection); double: the reference.
+void rng_normal_fill_lanes(float* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset);
+void rng_normal_fill_lanes(double* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset);
 
 // out (n) = Gamma(shape[i], rate[i]) with counter index offset + i; the values of rng_gamma_fill (rng.h).
 void rng_gamma_fill_lanes(float* out, const float* shape, const float* rate, int64_t n, uint64_t seed,

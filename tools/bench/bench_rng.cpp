@@ -1,7 +1,7 @@
 // Microbenchmarks of the RNG fills at reference scale: uniform and normal noise for 5 particles x T = 1,546
 // treatments x 1,546 (the relaxed-Bernoulli mask noise), and a gamma + Poisson fill of 2,500 x 8,563 (negative-binomial
-// counts as Poisson(Gamma)), on the CPU also with the per-element reference fills instead of the AVX2 lanes
-// (kernels/cpu/rng_lanes.h; the same values). GB/s counts the bytes written and read (f32).
+// counts as Poisson(Gamma)); each on the CPU also with the per-element reference fills instead of the AVX2
+// lanes (`_per_element`; kernels/cpu/rng_lanes.h; the same values). GB/s counts the bytes written and read (f32).
 #include "engine/rng.h"
 #include "kernels/cpu/rng_lanes.h"
 #include "tools/bench/bench_util.h"
@@ -12,14 +12,26 @@ static gpo::bench::Registrar reg([] {
     const int64_t P = 5, T = 1546, N = 2500, G = 8563;
     const std::string shape_noise = std::to_string(P) + "x" + std::to_string(T) + "x" + std::to_string(T);
     const double noise_bytes = 4.0 * P * T * T;
-    gpo::bench::add("rng_uniform", shape_noise, {0, noise_bytes}, [=](Device dev) {
-        auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
-        return std::function<void()>([=] { rng_uniform(*out, {1, 0}, 0); });
-    });
-    gpo::bench::add("rng_normal", shape_noise, {0, noise_bytes}, [=](Device dev) {
-        auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
-        return std::function<void()>([=] { rng_normal(*out, {1, 1}, 0); });
-    });
+    for (bool per_element : {false, true})
+        gpo::bench::add(per_element ? "rng_uniform_per_element" : "rng_uniform", shape_noise, {0, noise_bytes},
+                        [=](Device dev) {
+                            auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
+                            return std::function<void()>([=] {
+                                if (per_element) cpu::rng_lanes_force_build("baseline");
+                                rng_uniform(*out, {1, 0}, 0);
+                                if (per_element) cpu::rng_lanes_force_build("");
+                            });
+                        });
+    for (bool per_element : {false, true})
+        gpo::bench::add(per_element ? "rng_normal_per_element" : "rng_normal", shape_noise, {0, noise_bytes},
+                        [=](Device dev) {
+                            auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
+                            return std::function<void()>([=] {
+                                if (per_element) cpu::rng_lanes_force_build("baseline");
+                                rng_normal(*out, {1, 1}, 0);
+                                if (per_element) cpu::rng_lanes_force_build("");
+                            });
+                        });
     // Gamma reads shape and rate and writes; Poisson reads the gamma draws and writes: 5 f32 per element.
     const std::string shape_counts = std::to_string(N) + "x" + std::to_string(G);
     // per_element: the CPU fills forced onto the per-element reference (on a GPU the same kernels as above).

@@ -2,11 +2,11 @@
 #include "kernels/cpu/nb_f32.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/avx2_choice.h"
 #include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/nb.h"
 
@@ -119,25 +119,14 @@ __attribute__((target("avx2"))) void backward_avx2(float* dlogits, float* dlog_t
 }
 #endif
 
-// 1: AVX2, 0: baseline, -1: not decided yet (every thread decides the same).
-std::atomic<int> g_build{-1};
-
-bool use_avx2() {
-#ifdef GPO_NB_AVX2
-    int b = g_build.load(std::memory_order_relaxed);
-    if (b < 0) g_build.store(b = __builtin_cpu_supports("avx2") ? 1 : 0, std::memory_order_relaxed);
-    return b == 1;
-#else
-    return false;
-#endif
-}
+Avx2Choice g_build;
 
 }  // namespace
 
 void nb_forward_rows_f32(float* out, float* lse, const float* logits, const float* c, const float* counts,
                          const float* library, int64_t r0, int64_t r1, int64_t B, int64_t G, const float* lg) {
 #ifdef GPO_NB_AVX2
-    if (use_avx2()) return forward_avx2(out, lse, logits, c, counts, library, r0, r1, B, G, lg);
+    if (g_build.avx2()) return forward_avx2(out, lse, logits, c, counts, library, r0, r1, B, G, lg);
 #endif
     forward_body(out, lse, logits, c, counts, library, r0, r1, B, G, lg);
 }
@@ -146,13 +135,14 @@ void nb_backward_rows_f32(float* dlogits, float* dlog_theta, const float* dout, 
                           const float* c, const float* counts, const float* library, int64_t r0, int64_t r1,
                           int64_t B, int64_t G, const float* psi) {
 #ifdef GPO_NB_AVX2
-    if (use_avx2()) return backward_avx2(dlogits, dlog_theta, dout, lse, logits, c, counts, library, r0, r1, B, G, psi);
+    if (g_build.avx2())
+        return backward_avx2(dlogits, dlog_theta, dout, lse, logits, c, counts, library, r0, r1, B, G, psi);
 #endif
     backward_body(dlogits, dlog_theta, dout, lse, logits, c, counts, library, r0, r1, B, G, psi);
 }
 
-const char* nb_f32_build() { return use_avx2() ? "avx2" : "baseline"; }
+const char* nb_f32_build() { return g_build.name(); }
 
-void nb_f32_force_build(const char* force) { g_build.store(force && std::strcmp(force, "baseline") == 0 ? 0 : -1); }
+void nb_f32_force_build(const char* force) { g_build.force(force); }
 
 }  // namespace gpo::cpu

@@ -3,13 +3,11 @@
 // kernels/philox.h; keep them in step (tests/test_rng_lanes.cpp compares every value bit for bit).
 #include "kernels/cpu/rng_lanes.h"
 
-#include <atomic>
-#include <cstring>
-
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
 
+#include "kernels/cpu/avx2_choice.h"
 #include "kernels/cpu/rng.h"
 #include "kernels/philox.h"
 
@@ -373,30 +371,19 @@ __attribute__((target("avx2"))) void normal_f32_avx2(float* out, int64_t n, uint
 #endif
 
 // ---------------------------------------------------------------------------- builds and dispatch
-// 1: AVX2, 0: baseline (the per-element reference of rng.h), -1: not decided yet (every thread decides the same).
-std::atomic<int> g_build{-1};
-
-bool use_avx2() {
-#ifdef GPO_RNG_AVX2
-    int b = g_build.load(std::memory_order_relaxed);
-    if (b < 0) g_build.store(b = __builtin_cpu_supports("avx2") ? 1 : 0, std::memory_order_relaxed);
-    return b == 1;
-#else
-    return false;
-#endif
-}
+Avx2Choice g_build;  // the baseline is the per-element reference of rng.h
 
 template <class T>
 void gamma_fill(T* out, const T* shape, const T* rate, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
 #ifdef GPO_RNG_AVX2
-    if (use_avx2()) return gamma_avx2(out, shape, rate, n, seed, stream, offset);
+    if (g_build.avx2()) return gamma_avx2(out, shape, rate, n, seed, stream, offset);
 #endif
     rng_gamma_fill<T>(out, shape, rate, n, seed, stream, offset);
 }
 template <class T>
 void poisson_fill(T* out, const T* rate, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
 #ifdef GPO_RNG_AVX2
-    if (use_avx2()) return poisson_avx2(out, rate, n, seed, stream, offset);
+    if (g_build.avx2()) return poisson_avx2(out, rate, n, seed, stream, offset);
 #endif
     rng_poisson_fill<T>(out, rate, n, seed, stream, offset);
 }
@@ -405,7 +392,7 @@ void poisson_fill(T* out, const T* rate, int64_t n, uint64_t seed, uint64_t stre
 
 void rng_uniform_fill_lanes(float* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
 #ifdef GPO_RNG_AVX2
-    if (use_avx2()) return uniform_f32_avx2(out, n, seed, stream, offset);
+    if (g_build.avx2()) return uniform_f32_avx2(out, n, seed, stream, offset);
 #endif
     rng_uniform_fill<float>(out, n, seed, stream, offset);
 }
@@ -415,7 +402,7 @@ void rng_uniform_fill_lanes(double* out, int64_t n, uint64_t seed, uint64_t stre
 
 void rng_normal_fill_lanes(float* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
 #ifdef GPO_RNG_AVX2
-    if (use_avx2()) return normal_f32_avx2(out, n, seed, stream, offset);
+    if (g_build.avx2()) return normal_f32_avx2(out, n, seed, stream, offset);
 #endif
     rng_normal_fill<float>(out, n, seed, stream, offset);
 }
@@ -440,10 +427,8 @@ void rng_poisson_fill_lanes(double* out, const double* rate, int64_t n, uint64_t
     poisson_fill(out, rate, n, seed, stream, offset);
 }
 
-const char* rng_lanes_build() { return use_avx2() ? "avx2" : "baseline"; }
+const char* rng_lanes_build() { return g_build.name(); }
 
-void rng_lanes_force_build(const char* force) {
-    g_build.store(force && std::strcmp(force, "baseline") == 0 ? 0 : -1);
-}
+void rng_lanes_force_build(const char* force) { g_build.force(force); }
 
 }  // namespace gpo::cpu

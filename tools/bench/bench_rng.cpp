@@ -8,54 +8,50 @@
 
 using namespace gpo;
 
+// Registers `name` and `name_per_element`: the same fills, the second with the CPU's lane fills forced onto the
+// per-element reference while it runs (on a GPU both rows run the same kernels).
+static void add_with_reference(const std::string& name, const std::string& shape, gpo::bench::Work work,
+                               gpo::bench::SetupFn setup) {
+    gpo::bench::add(name, shape, work, setup);
+    gpo::bench::add(name + "_per_element", shape, work, [setup](Device dev) {
+        std::function<void()> fill = setup(dev);
+        return std::function<void()>([fill] {
+            cpu::rng_lanes_force_build("baseline");
+            fill();
+            cpu::rng_lanes_force_build("");
+        });
+    });
+}
+
 static gpo::bench::Registrar reg([] {
     const int64_t P = 5, T = 1546, N = 2500, G = 8563;
     const std::string shape_noise = std::to_string(P) + "x" + std::to_string(T) + "x" + std::to_string(T);
     const double noise_bytes = 4.0 * P * T * T;
-    for (bool per_element : {false, true})
-        gpo::bench::add(per_element ? "rng_uniform_per_element" : "rng_uniform", shape_noise, {0, noise_bytes},
-                        [=](Device dev) {
-                            auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
-                            return std::function<void()>([=] {
-                                if (per_element) cpu::rng_lanes_force_build("baseline");
-                                rng_uniform(*out, {1, 0}, 0);
-                                if (per_element) cpu::rng_lanes_force_build("");
-                            });
-                        });
-    for (bool per_element : {false, true})
-        gpo::bench::add(per_element ? "rng_normal_per_element" : "rng_normal", shape_noise, {0, noise_bytes},
-                        [=](Device dev) {
-                            auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
-                            return std::function<void()>([=] {
-                                if (per_element) cpu::rng_lanes_force_build("baseline");
-                                rng_normal(*out, {1, 1}, 0);
-                                if (per_element) cpu::rng_lanes_force_build("");
-                            });
-                        });
+    add_with_reference("rng_uniform", shape_noise, {0, noise_bytes}, [=](Device dev) {
+        auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
+        return std::function<void()>([=] { rng_uniform(*out, {1, 0}, 0); });
+    });
+    add_with_reference("rng_normal", shape_noise, {0, noise_bytes}, [=](Device dev) {
+        auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
+        return std::function<void()>([=] { rng_normal(*out, {1, 1}, 0); });
+    });
     // Gamma reads shape and rate and writes; Poisson reads the gamma draws and writes: 5 f32 per element.
     const std::string shape_counts = std::to_string(N) + "x" + std::to_string(G);
-    // per_element: the CPU fills forced onto the per-element reference (on a GPU the same kernels as above).
-    for (bool per_element : {false, true}) {
-        const std::string name = per_element ? "rng_gamma_poisson_per_element" : "rng_gamma_poisson";
-        gpo::bench::add(name, shape_counts, {0, 5 * 4.0 * N * G}, [=](Device dev) {
-            // NB-like parameters: shape (inverse dispersion) in [0.2, 5], rate = shape / mean with means in
-            // [0.05, 50].
-            std::vector<double> shape((size_t)(N * G)), rate((size_t)(N * G));
-            for (size_t i = 0; i < shape.size(); ++i) {
-                double k = 0.2 + 4.8 * (double)(i % 97) / 96.0, mean = 0.05 + 49.95 * (double)(i % 89) / 88.0;
-                shape[i] = k;
-                rate[i] = k / mean;
-            }
-            auto S = std::make_shared<Tensor>(Tensor::from_vector({N, G}, shape, DType::F32).to(dev));
-            auto R = std::make_shared<Tensor>(Tensor::from_vector({N, G}, rate, DType::F32).to(dev));
-            auto g = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
-            auto c = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
-            return std::function<void()>([=] {
-                if (per_element) cpu::rng_lanes_force_build("baseline");
-                rng_gamma(*g, *S, *R, {2, 0}, 0);
-                rng_poisson(*c, *g, {2, 1}, 0);
-                if (per_element) cpu::rng_lanes_force_build("");
-            });
+    add_with_reference("rng_gamma_poisson", shape_counts, {0, 5 * 4.0 * N * G}, [=](Device dev) {
+        // NB-like parameters: shape (inverse dispersion) in [0.2, 5], rate = shape / mean with means in [0.05, 50].
+        std::vector<double> shape((size_t)(N * G)), rate((size_t)(N * G));
+        for (size_t i = 0; i < shape.size(); ++i) {
+            double k = 0.2 + 4.8 * (double)(i % 97) / 96.0, mean = 0.05 + 49.95 * (double)(i % 89) / 88.0;
+            shape[i] = k;
+            rate[i] = k / mean;
+        }
+        auto S = std::make_shared<Tensor>(Tensor::from_vector({N, G}, shape, DType::F32).to(dev));
+        auto R = std::make_shared<Tensor>(Tensor::from_vector({N, G}, rate, DType::F32).to(dev));
+        auto g = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
+        auto c = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
+        return std::function<void()>([=] {
+            rng_gamma(*g, *S, *R, {2, 0}, 0);
+            rng_poisson(*c, *g, {2, 1}, 0);
         });
-    }
+    });
 });

@@ -107,6 +107,37 @@ void rng_poisson(Tensor& out, const Tensor& rate, RngKey key, uint64_t offset) {
     });
 }
 
+void rng_gamma_poisson(Tensor& out, const Tensor& shape, const Tensor& rate, RngKey key, uint64_t offset) {
+    check_key("rng_gamma_poisson", key);
+    check_key("rng_gamma_poisson", RngKey{key.seed, key.stream + 1});  // the two-stage path's Poisson stream
+    check_out("rng_gamma_poisson", out);
+    ops::check_same_kind("rng_gamma_poisson", {&out, &shape, &rate});
+    ops::check_shape("rng_gamma_poisson", "shape", shape, out.shape);
+    ops::check_shape("rng_gamma_poisson", "rate", rate, out.shape);
+    int64_t n = out.numel();
+    if (out.is_cuda()) {
+        int64_t bad = 0;
+        GPO_CUDA(bad = cuda::rng_gamma_poisson_fill(out.f32(), shape.f32(), rate.f32(), n, key.seed, key.stream,
+                                                    offset));
+        GPO_CHECK(bad == 0, "op rng_gamma_poisson: " << bad << " of " << n << " elements of " << out.describe()
+                                                     << " have invalid parameters (need shape > 0 and rate > 0, finite)");
+        return;
+    }
+    ops::dispatch_cpu(out, "rng_gamma_poisson", [&](auto tag) {
+        using T = decltype(tag);
+        int64_t i = cpu::rng_first_bad_gamma<T>(shape.ptr<T>(), rate.ptr<T>(), n);
+        GPO_CHECK(i < 0, "op rng_gamma_poisson: element " << i << " of " << out.describe() << " has shape "
+                                                          << shape.ptr<T>()[i] << " and rate " << rate.ptr<T>()[i]
+                                                          << " (need shape > 0 and rate > 0, finite)");
+        T* o = out.ptr<T>();
+        const T *sh = shape.ptr<T>(), *ra = rate.ptr<T>();
+        parallel_ranges(n, ops::kElementGrain, [&](int64_t lo, int64_t hi) {
+            cpu::rng_gamma_poisson_fill_lanes(o + lo, sh + lo, ra + lo, hi - lo, key.seed, key.stream,
+                                              offset + (uint64_t)lo);
+        });
+    });
+}
+
 // ---------------------------------------------------------------------------- HostRng
 // Word w of the stream is word w % 4 of the counter block (index w / 4, draw HOST_DRAW), so set_counter(c) resumes
 // exactly. Each call recomputes its block (simple; the host uses this for shuffles, not bulk noise).

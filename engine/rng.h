@@ -1,6 +1,7 @@
 // Counter-based random numbers: Philox-4x32-10 with identical streams on CPU and CUDA for the same
 // (seed, stream, offset). Element i of a fill is a pure function of (seed, stream, offset + i), so any slice can be
-// reproduced on either device. Fills: uniform in (0, 1), standard normal, Gamma(shape, rate) and Poisson(rate).
+// reproduced on either device. Fills: uniform in (0, 1), standard normal, Gamma(shape, rate), Poisson(rate) and their mixture
+// Poisson(Gamma(shape, rate)).
 #pragma once
 #include <cstdint>
 
@@ -20,6 +21,11 @@ void rng_normal(Tensor& out, RngKey key, uint64_t offset);
 void rng_gamma(Tensor& out, const Tensor& shape, const Tensor& rate, RngKey key, uint64_t offset);
 // Poisson(rate[i]) per element, returned as floating values.
 void rng_poisson(Tensor& out, const Tensor& rate, RngKey key, uint64_t offset);
+// Poisson(Gamma(shape[i], rate[i])) per element in one draw (the negative binomial with mean shape / rate; see
+// kernels/philox.h gamma_poisson_draw), returned as floating values. Uses streams key.stream and key.stream + 1: an
+// element outside the inversion's range gets exactly rng_gamma on key.stream followed by rng_poisson on
+// key.stream + 1.
+void rng_gamma_poisson(Tensor& out, const Tensor& shape, const Tensor& rate, RngKey key, uint64_t offset);
 
 // A host-side generator for shuffling and sampling indices: a Philox stream consumed sequentially.
 class HostRng {

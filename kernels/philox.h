@@ -1,4 +1,4 @@
-// Philox-4x32-10 and the per-element draws (uniform, normal, gamma, Poisson), written once as host+device inline
+// Philox-4x32-10 and the per-element draws (uniform, normal, gamma, Poisson, their gamma-Poisson mixture), written once as host+device inline
 // functions (GPO_HD) so the CPU loops (kernels/cpu/rng.h) and the CUDA kernels (kernels/cuda/rng.cu) run the same
 // arithmetic. Every floating operation goes through the *_rn helpers and our own log/exp/cos below (only IEEE
 // +, -, *, /, sqrt, which are correctly rounded on both sides), so the results are bit-identical on CPU and CUDA.
@@ -395,6 +395,43 @@ GPO_HD inline double poisson_draw(double rate, uint64_t seed, uint64_t stream, u
         double lhs = sub_rn(add_rn(log_rn(V), log_invalpha), log_rn(add_rn(div_rn(aa, mul_rn(us, us)), bb)));
         double rhs = sub_rn(add_rn(-rate, mul_rn(kk, loglam)), loggam(add_rn(kk, 1.0)));
         if (lhs <= rhs) return kk;
+    }
+    return k;
+}
+
+// The Gamma(shape, rate)-Poisson mixture, i.e. the negative binomial with mean shape / rate and P(0) =
+// (rate / (1 + rate))^shape: what sampling x ~ Poisson(Gamma(shape, rate)) gives, in one draw. Where the mean is at
+// most kNbInversionMaxMean and rate >= kNbInversionMinRate, by inversion of one uniform u (words 0, 1 of block 0):
+// 0 at once when u is below nb_zero_squeeze, else the smallest k with P(0) + ... + P(k) >= u, stepping
+// P(k + 1) = P(k) ((k + shape) q) (1 / (k + 1)) with q = 1 / (1 + rate) (expected k + 1 steps; the tail past
+// kNbInversionMaxCount is below q^2048 <= e^-40 for those rates, where the walk stops). Elsewhere the two-stage draw
+// itself: lambda = gamma_draw(shape, rate) on `stream`, then poisson_draw(lambda) on stream + 1.
+// Which path an element takes depends only on its parameters, so both are exact draws from the same law.
+constexpr double kNbInversionMaxMean = 8.0;
+constexpr double kNbInversionMinRate = 0.02;
+constexpr double kNbInversionMaxCount = 2048.0;
+GPO_HD inline bool nb_by_inversion(double shape, double rate) {
+    return rate >= kNbInversionMinRate && shape <= mul_rn(kNbInversionMaxMean, rate);
+}
+// P(0) = (1 + m / shape)^-shape >= 1 - m for the mean m = shape / rate (the function is convex in m): a uniform at
+// most this bound (1 - m, shrunk by 1e-12 for the rounding of m) gives 0 without the log and exp of P(0).
+GPO_HD inline double nb_zero_squeeze(double shape, double rate) {
+    return mul_rn(sub_rn(1.0, div_rn(shape, rate)), 0.999999999999);
+}
+GPO_HD inline double gamma_poisson_draw(double shape, double rate, uint64_t seed, uint64_t stream, uint64_t index) {
+    if (!gamma_params_ok(shape, rate)) return double_of(0x7FF8000000000000ull);
+    if (!nb_by_inversion(shape, rate))
+        return poisson_draw(gamma_draw(shape, rate, seed, stream, index), seed, stream + 1, index);
+    Block b = block_at(seed, stream, index, 0);
+    double u = u01_f64(b.v[0], b.v[1]);
+    if (u <= nb_zero_squeeze(shape, rate)) return 0.0;
+    double q = div_rn(1.0, add_rn(1.0, rate));
+    double p = exp_rn(mul_rn(shape, log_rn(mul_rn(rate, q))));
+    double cdf = p, k = 0.0;
+    while (u > cdf && k < kNbInversionMaxCount) {
+        p = mul_rn(p, mul_rn(mul_rn(add_rn(k, shape), q), div_rn(1.0, add_rn(k, 1.0))));
+        k = add_rn(k, 1.0);
+        cdf = add_rn(cdf, p);
     }
     return k;
 }

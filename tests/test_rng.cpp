@@ -78,6 +78,31 @@ void expect_cdf_fits(const std::string& what, const std::vector<double>& v, F cd
     EXPECT_LT(chi2(obs, expct), chi2_bound(bins - 1)) << what;
 }
 
+// Chi-square of integer draws against pmf(k), k = 0..kmax: consecutive values merged until each bin expects >= 5,
+// the mass above kmax added to the last bin.
+template <class F>
+void expect_pmf_fits(const std::string& what, const std::vector<double>& v, int kmax, F pmf) {
+    const double n = (double)v.size();
+    std::vector<double> obs(kmax + 1, 0.0), O, E;
+    for (double x : v) obs[std::min(kmax, (int)x)] += 1;
+    double o_acc = 0, e_acc = 0, pmf_sum = 0;
+    for (int k = 0; k <= kmax; ++k) {
+        const double pk = pmf(k);
+        pmf_sum += pk;
+        o_acc += obs[k];
+        e_acc += n * pk;
+        if (e_acc >= 5) {
+            O.push_back(o_acc);
+            E.push_back(e_acc);
+            o_acc = e_acc = 0;
+        }
+    }
+    ASSERT_FALSE(O.empty()) << what;
+    O.back() += o_acc;
+    E.back() += e_acc + n * std::max(0.0, 1.0 - pmf_sum);  // the mass above kmax
+    EXPECT_LT(chi2(O, E), chi2_bound((int)O.size() - 1)) << what << " with " << O.size() << " bins";
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------- the core
@@ -269,31 +294,61 @@ TEST(RngPoisson, MomentsAndPmfFit) {
         for (double x : p) ASSERT_TRUE(x >= 0 && x == std::floor(x)) << x;
         // Poisson: mean = variance = lam, fourth central moment lam (1 + 3 lam).
         expect_moments("poisson " + std::to_string(lam), p, lam, lam, lam * (1 + 3 * lam));
-        // Chi-square of the pmf over the values with expected count >= 5, tails lumped into the end bins.
-        int kmax = (int)(lam + 20 * std::sqrt(lam) + 20);
-        std::vector<double> pmf(kmax + 1), obs(kmax + 1, 0.0);
-        for (int k = 0; k <= kmax; ++k) pmf[k] = std::exp(k * std::log(lam) - lam - std::lgamma(k + 1.0));
-        for (double x : p) obs[std::min(kmax, (int)x)] += 1;
-        std::vector<double> O, E;
-        double o_acc = 0, e_acc = 0;
-        for (int k = 0; k <= kmax; ++k) {
-            o_acc += obs[k];
-            e_acc += n * pmf[k];
-            if (e_acc >= 5) {
-                O.push_back(o_acc);
-                E.push_back(e_acc);
-                o_acc = e_acc = 0;
-            }
-        }
-        O.back() += o_acc;
-        double pmf_sum = 0;
-        for (double q : pmf) pmf_sum += q;
-        E.back() += e_acc + n * std::max(0.0, 1.0 - pmf_sum);  // the mass above kmax
-        EXPECT_LT(chi2(O, E), chi2_bound((int)O.size() - 1)) << "poisson " << lam << " with " << O.size() << " bins";
+        expect_pmf_fits("poisson " + std::to_string(lam), p, (int)(lam + 20 * std::sqrt(lam) + 20),
+                        [&](int k) { return std::exp(k * std::log(lam) - lam - std::lgamma(k + 1.0)); });
     }
     // f32 output and a rate exactly 0.
     std::vector<double> z = poisson_fill(100, 0.0, DType::F32, {21, 22});
     for (double x : z) EXPECT_EQ(x, 0.0);
+}
+
+// The one-step gamma-Poisson draw against the negative binomial's pmf, written here from lgamma (P(k) =
+// Gamma(k + a) / (Gamma(a) k!) (r / (1 + r))^a (1 + r)^-k for shape a, rate r), on both of its paths: inversion
+// (mean a / r <= 8, r >= 0.02: a geometric, a heavy tail with a long walk, a mean near 8) and the two-stage draw
+// (mean 20; rate below 0.02).
+TEST(RngGammaPoisson, MomentsAndPmfFitOnBothPaths) {
+    const int64_t n = 200000;
+    const double params[][2] = {{1.0, 0.85}, {0.05, 0.021}, {60.0, 8.0}, {2.0, 0.1}, {0.002, 0.001}};
+    for (const auto& ar : params) {
+        const double a = ar[0], r = ar[1];
+        const std::string what = "gamma-poisson shape " + std::to_string(a) + " rate " + std::to_string(r) +
+                                 (philox::nb_by_inversion(a, r) ? " (inversion)" : " (two-stage)");
+        for (DType dt : {DType::F32, DType::F64}) {
+            Tensor out = Tensor::empty({n}, dt);
+            rng_gamma_poisson(out, Tensor::full({n}, a, dt), Tensor::full({n}, r, dt), {41, 42}, 3);
+            std::vector<double> x = out.to_vector();
+            for (double v : x) ASSERT_TRUE(v >= 0 && v == std::floor(v)) << what << ": " << v;
+            // mean a / r, variance a / r (1 + 1 / r): the mean within 6 standard errors.
+            const double mean = a / r, var = mean * (1 + 1 / r);
+            EXPECT_NEAR(moments(x).mean, mean, 6 * std::sqrt(var / n)) << what;
+            if (dt == DType::F64)
+                expect_pmf_fits(what, x, (int)(mean + 40 * std::sqrt(var) + 20), [&](int k) {
+                    return std::exp(std::lgamma(k + a) - std::lgamma(a) - std::lgamma(k + 1.0) +
+                                    a * std::log(r / (1 + r)) - k * std::log1p(r));
+                });
+        }
+    }
+}
+
+// Outside the inversion's range the draw is exactly rng_gamma on the key's stream then rng_poisson on the next
+// (the documented contract of engine/rng.h); inside it, P(0) is the inversion's: a uniform below it gives 0.
+TEST(RngGammaPoisson, TwoStagePathIsGammaThenPoisson) {
+    const int64_t n = 1000;
+    const RngKey key{8, 60};
+    for (double r : {0.1, 0.01}) {
+        const double a = r == 0.1 ? 2.0 : 0.5;  // means 20 and 50
+        ASSERT_FALSE(philox::nb_by_inversion(a, r));
+        Tensor sh = Tensor::full({n}, a, DType::F64), ra = Tensor::full({n}, r, DType::F64);
+        Tensor one = Tensor::empty({n}, DType::F64), lambda = Tensor::empty({n}, DType::F64),
+               two = Tensor::empty({n}, DType::F64);
+        rng_gamma_poisson(one, sh, ra, key, 5);
+        rng_gamma(lambda, sh, ra, key, 5);
+        rng_poisson(two, lambda, RngKey{key.seed, key.stream + 1}, 5);
+        EXPECT_EQ(one.to_vector(), two.to_vector()) << "rate " << r;
+    }
+    EXPECT_TRUE(philox::nb_by_inversion(1.0, 0.85));
+    EXPECT_FALSE(philox::nb_by_inversion(8.5, 1.0));  // mean 8.5
+    EXPECT_FALSE(philox::nb_by_inversion(0.1, 0.019));
 }
 
 TEST(RngFill, InvalidParametersThrow) {
@@ -305,6 +360,8 @@ TEST(RngFill, InvalidParametersThrow) {
         Tensor b = Tensor::from_vector({3}, {1.0, bad, 2.0}, DType::F64);
         EXPECT_THROW(rng_gamma(out, b, good, key, 0), Error) << "shape " << bad;
         EXPECT_THROW(rng_gamma(out, good, b, key, 0), Error) << "rate " << bad;
+        EXPECT_THROW(rng_gamma_poisson(out, b, good, key, 0), Error) << "gamma-poisson shape " << bad;
+        EXPECT_THROW(rng_gamma_poisson(out, good, b, key, 0), Error) << "gamma-poisson rate " << bad;
         if (bad != 0.0) {
             EXPECT_THROW(rng_poisson(out, b, key, 0), Error) << "poisson rate " << bad;
         }
@@ -312,6 +369,7 @@ TEST(RngFill, InvalidParametersThrow) {
     EXPECT_THROW(rng_gamma(out, Tensor::full({4}, 1.0, DType::F64), good, key, 0), Error);   // shape mismatch
     EXPECT_THROW(rng_poisson(out, Tensor::full({3}, 1.0, DType::F32), key, 0), Error);       // dtype mismatch
     EXPECT_THROW(rng_uniform(out, RngKey{1, 1ull << 48}, 0), Error);                           // stream too large
+    EXPECT_THROW(rng_gamma_poisson(out, good, good, RngKey{1, (1ull << 48) - 1}, 0), Error);  // stream + 1 too large
     Tensor ints = Tensor::from_ints({2}, {1, 2});
     EXPECT_THROW(rng_normal(ints, key, 0), Error);
 }

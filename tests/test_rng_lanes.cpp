@@ -1,4 +1,4 @@
-// The uniform, normal, gamma and Poisson lane fills (kernels/cpu/rng_lanes.h) against the per-element reference fills
+// The uniform, normal, gamma, Poisson and gamma-Poisson lane fills (kernels/cpu/rng_lanes.h) against the per-element reference fills
 // (kernels/cpu/rng.h: philox::gamma_draw / poisson_draw one element at a time), bit for bit, in float and double,
 // over parameters that take every path: the squeeze-accepted first proposal,
 // rejections, shape < 1 (the boost, down to exponents below -745), Poisson rates of 0, below 10 and above, counts
@@ -71,6 +71,13 @@ void check_both_fills(const char* build) {
     cpu::rng_poisson_fill<T>(pref.data(), prate.data(), (int64_t)pref.size(), seed, stream, offset);
     cpu::rng_poisson_fill_lanes(pgot.data(), prate.data(), (int64_t)pgot.size(), seed, stream, offset);
     expect_same_bits(pgot, pref, (std::string("poisson, ") + build).c_str());
+
+    // the gamma grid takes both gamma-Poisson paths: inversion (mean <= 8, rate >= 0.02; heavy tails and walks of
+    // hundreds of steps for small shapes at rate 0.07) and the two-stage draw (large means, rates 1e-4 and 0.01)
+    cpu::rng_gamma_poisson_fill<T>(ref.data(), shape.data(), rate.data(), (int64_t)ref.size(), seed, stream, offset);
+    cpu::rng_gamma_poisson_fill_lanes(got.data(), shape.data(), rate.data(), (int64_t)got.size(), seed, stream,
+                                      offset);
+    expect_same_bits(got, ref, (std::string("gamma-poisson, ") + build).c_str());
 }
 
 }  // namespace

@@ -330,9 +330,10 @@ Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey 
                         });
     });
     if (dev != Device::CPU) sh = sh.to(dev), rt = rt.to(dev);
-    Tensor lambda = Tensor::empty(mean.shape, dt, dev), counts = Tensor::empty(mean.shape, dt, dev);
-    rng_gamma(lambda, sh, rt, RngKey{key.seed, key.stream * 64 + 60}, step * NOISE_STEP_STRIDE);
-    rng_poisson(counts, lambda, RngKey{key.seed, key.stream * 64 + 61}, step * NOISE_STEP_STRIDE);
+    // Poisson(Gamma(shape, rate)) in one draw (engine/rng.h): elements of mean <= 8 by inversion of the negative
+    // binomial, the others as the gamma draw on stream 60 then the Poisson draw on stream 61.
+    Tensor counts = Tensor::empty(mean.shape, dt, dev);
+    rng_gamma_poisson(counts, sh, rt, RngKey{key.seed, key.stream * 64 + 60}, step * NOISE_STEP_STRIDE);
     return counts;
 }
 

@@ -142,8 +142,9 @@ Var plate_rows(Tape& tape, Var diff, const ops::Dosage& D_plate);
 // The treatments used by `dosages` (sorted, checked against [0, T)) in *rows and each dosage as a row of D over them.
 ops::Dosage dosages_over_rows(const std::vector<std::vector<int>>& dosages, int64_t T, std::vector<int>* rows,
                               DType dt, Device dev, const char* who);
-// Counts x ~ GammaPoisson(c, r) per element of the NB means `mean` (..., G): lambda ~ Gamma(c, rate r),
-// x ~ Poisson(lambda), c = exp(log_theta[g]), r = max(c / (mu + 1e-4), 1e-6) (docs/model.md §2).
+// Counts x ~ GammaPoisson(c, r) per element of the NB means `mean` (..., G): the law of x ~ Poisson(lambda),
+// lambda ~ Gamma(c, rate r), c = exp(log_theta[g]), r = max(c / (mu + 1e-4), 1e-6) (docs/model.md §2), drawn in one
+// step by rng_gamma_poisson (inversion of the negative binomial where the mean is small).
 Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey key, uint64_t step);
 
 }  // namespace gpo::models

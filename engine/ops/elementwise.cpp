@@ -203,7 +203,13 @@ Var softmax_rows(Tape& tape, Var x) {
     } else {
         dispatch_cpu(Y, "softmax_rows", [&](auto tag) {
             using T = decltype(tag);
-            cpu::softmax_rows_forward<T>(Y.ptr<T>(), X.ptr<T>(), rows, C);
+            T* y = Y.ptr<T>();
+            const T* xp = X.ptr<T>();
+            // Rows are independent: whole rows per range, the same values for any thread count.
+            parallel_ranges(rows, std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, C)),
+                            [&](int64_t r0, int64_t r1) {
+                                cpu::softmax_rows_forward<T>(y + r0 * C, xp + r0 * C, r1 - r0, C);
+                            });
         });
     }
     return tape.record("softmax_rows", Y, {x}, [x, Y, rows, C](Tape& t, const Tensor& dY) {

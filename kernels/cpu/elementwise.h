@@ -153,17 +153,19 @@ void broadcast_backward(T* dx, const T* dy, const int64_t in[4], const int64_t o
     for (size_t i = 0; i < acc.size(); ++i) dx[i] += (T)acc[i];
 }
 
-// y (rows, C) = softmax of each row of x (rows, C), max-shifted; sums in double.
+// y (rows, C) = softmax of each row of x (rows, C), max-shifted; sums in double (each exponential computed once,
+// kept in a row buffer).
 template <class T>
 void softmax_rows_forward(T* y, const T* x, int64_t rows, int64_t C) {
+    std::vector<double> e((size_t)C);
     for (int64_t r = 0; r < rows; ++r) {
         const T* xr = x + r * C;
         T* yr = y + r * C;
         T m = xr[0];
         for (int64_t c = 1; c < C; ++c) m = xr[c] > m ? xr[c] : m;
         double s = 0;
-        for (int64_t c = 0; c < C; ++c) s += std::exp((double)xr[c] - (double)m);
-        for (int64_t c = 0; c < C; ++c) yr[c] = (T)(std::exp((double)xr[c] - (double)m) / s);
+        for (int64_t c = 0; c < C; ++c) s += (e[c] = std::exp((double)xr[c] - (double)m));
+        for (int64_t c = 0; c < C; ++c) yr[c] = (T)(e[c] / s);
     }
 }
 

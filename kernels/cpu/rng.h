@@ -47,6 +47,15 @@ void rng_poisson_fill(T* out, const T* rate, int64_t n, uint64_t seed, uint64_t 
         out[i] = (T)philox::poisson_draw((double)rate[i], seed, stream, offset + (uint64_t)i);
 }
 
+// out (n) = a draw of the Gamma(shape[i], rate[i])-Poisson mixture (the negative binomial of philox.h's
+// gamma_poisson_draw) as floating values; uses streams `stream` and `stream + 1`.
+template <class T>
+void rng_gamma_poisson_fill(T* out, const T* shape, const T* rate, int64_t n, uint64_t seed, uint64_t stream,
+                            uint64_t offset) {
+    for (int64_t i = 0; i < n; ++i)
+        out[i] = (T)philox::gamma_poisson_draw((double)shape[i], (double)rate[i], seed, stream, offset + (uint64_t)i);
+}
+
 // Index of the first element with invalid parameters, or -1 (gamma: shape, rate > 0 finite; Poisson: rate >= 0
 // finite).
 template <class T>

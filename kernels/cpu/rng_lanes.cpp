@@ -1,7 +1,9 @@
-// Uniform, normal, gamma and Poisson fills in AVX2 lanes (four doubles, or eight floats for uniforms and normals),
+// Uniform, normal, gamma, Poisson and gamma-Poisson fills in AVX2 lanes (four doubles, or eight floats for uniforms and normals),
 // and the dispatch (see rng_lanes.h). Every vector function below repeats, operation for operation, a piece of
 // kernels/philox.h; keep them in step (tests/test_rng_lanes.cpp compares every value bit for bit).
 #include "kernels/cpu/rng_lanes.h"
+
+#include <algorithm>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -180,8 +182,8 @@ GPO_AVX2_INLINE void store(T* p, V v) {
 // ---------------------------------------------------------------------------- gamma
 // Four lanes of philox::gamma_draw whose first proposal (block 0) is accepted by the squeeze; returns the mask
 // (bit l) of the lanes that take another path and must be recomputed.
-template <class T>
-GPO_AVX2_INLINE int gamma_group(T* out, const T* shape, const T* rate, uint64_t seed, uint64_t stream,
+template <class T, class TOut = T>
+GPO_AVX2_INLINE int gamma_group(TOut* out, const T* shape, const T* rate, uint64_t seed, uint64_t stream,
                                 uint64_t index0) {
     const Block4 b = blocks_at(seed, stream, index0, 0);
     const V sh = load(shape), ra = load(rate);
@@ -271,6 +273,130 @@ __attribute__((target("avx2"))) void poisson_avx2(T* out, const T* rate, int64_t
     }
     for (; i < n; ++i) out[i] = (T)philox::poisson_draw((double)rate[i], seed, stream, offset + (uint64_t)i);
 }
+// ---------------------------------------------------------------------------- gamma-Poisson mixture
+// philox::u01_f64 of words hi, lo: (2k + 1) 2^-53 with k = hi 2^20 + (lo >> 12), summed from two exact parts (the
+// integer 2k + 1 < 2^53 is exact, as the reference's conversion).
+GPO_AVX2_INLINE V u01_f64(I hi, I lo) {
+    const V high = mul(to_double(hi), set1(2097152.0));  // hi 2^21
+    const V low = add(mul(to_double(_mm256_srli_epi64(lo, 12)), set1(2.0)), set1(1.0));
+    return mul(add(high, low), set1(1.1102230246251565e-16));
+}
+
+// The walk of philox::gamma_poisson_draw's inversion for 4 kNbVectors gathered elements (uniform u, shape, rate
+// in double; none of them below the zero squeeze), run until every lane has stopped; counts to k_out. Several
+// independent vectors at once: each one's log, exp and walk are long dependency chains that the core overlaps only
+// when they are written side by side. Padding lanes (u = 1/2, shape = rate = 1: P(0) = 1/2) stop at once.
+constexpr int kNbVectors = 4;
+constexpr int kNbWalk = 4 * kNbVectors;
+GPO_AVX2_INLINE void nb_walk(double* k_out, const double* uu, const double* ss, const double* rr) {
+    V s[kNbVectors], q[kNbVectors], u[kNbVectors], p[kNbVectors], cdf[kNbVectors], k[kNbVectors], act[kNbVectors];
+    for (int v = 0; v < kNbVectors; ++v) {
+        s[v] = _mm256_loadu_pd(ss + 4 * v);
+        u[v] = _mm256_loadu_pd(uu + 4 * v);
+        const V r = _mm256_loadu_pd(rr + 4 * v);
+        q[v] = div(set1(1.0), add(set1(1.0), r));
+        p[v] = exp_nonpositive(mul(s[v], log_normal(mul(r, q[v]))));  // rate q is a normal number for rate >= 0.02
+        cdf[v] = p[v];
+        k[v] = set1(0.0);
+        act[v] = gt(u[v], cdf[v]);
+    }
+    // Every lane still walking has taken the same number of steps j, so k = j there and 1 / (k + 1) is one scalar
+    // division per step (the reference's div_rn(1.0, k + 1), the same bits).
+    const V k_max = set1(philox::kNbInversionMaxCount);
+    for (double j = 0.0;; j += 1.0) {
+        V any = act[0];
+        for (int v = 1; v < kNbVectors; ++v) any = _mm256_or_pd(any, act[v]);
+        if (!_mm256_movemask_pd(any)) break;
+        const V inv_k1 = set1(1.0 / (j + 1.0));
+        for (int v = 0; v < kNbVectors; ++v) {
+            const V p1 = mul(p[v], mul(mul(add(k[v], s[v]), q[v]), inv_k1));
+            p[v] = select(act[v], p1, p[v]);
+            k[v] = select(act[v], add(k[v], set1(1.0)), k[v]);
+            cdf[v] = select(act[v], add(cdf[v], p1), cdf[v]);
+            act[v] = _mm256_and_pd(act[v], _mm256_and_pd(gt(u[v], cdf[v]), lt(k[v], k_max)));
+        }
+    }
+    for (int v = 0; v < kNbVectors; ++v) _mm256_storeu_pd(k_out + 4 * v, k[v]);
+}
+
+// Four lanes of the two-stage path, philox::gamma_draw (stream) then philox::poisson_draw (stream + 1), through the
+// gamma and Poisson groups above, the rate kept in double between them as there; lanes off their common paths
+// are recomputed per element. Returns the counts as doubles.
+template <class T>
+GPO_AVX2_INLINE void two_stage_group(double* counts, const T* shape, const T* rate, uint64_t seed, uint64_t stream,
+                                     uint64_t index0) {
+    double lambda[4];
+    const int redo_gamma = gamma_group(lambda, shape, rate, seed, stream, index0);
+    for (int l = 0; l < 4; ++l)
+        if (redo_gamma >> l & 1)
+            lambda[l] = philox::gamma_draw((double)shape[l], (double)rate[l], seed, stream, index0 + (uint64_t)l);
+    const int redo_poisson = poisson_group(counts, lambda, seed, stream + 1, index0);
+    for (int l = 0; l < 4; ++l)
+        if (redo_poisson >> l & 1) counts[l] = philox::poisson_draw(lambda[l], seed, stream + 1, index0 + (uint64_t)l);
+}
+
+// In chunks of kNbChunk elements: (1) per group of four, the inversion's uniforms and the zero squeeze (most
+// elements of a cell's small means end here, with 0), the others of the inversion gathered; (2) the gathered ones
+// walked kNbWalk at a time; (3) groups holding lanes outside the inversion through the two-stage lanes.
+constexpr int kNbChunk = 512;
+template <class T>
+__attribute__((target("avx2"))) void gamma_poisson_avx2(T* out, const T* shape, const T* rate, int64_t n,
+                                                        uint64_t seed, uint64_t stream, uint64_t offset) {
+    double wu[kNbChunk + kNbWalk], ws[kNbChunk + kNbWalk], wr[kNbChunk + kNbWalk], wk[kNbChunk + kNbWalk];
+    int widx[kNbChunk], two_stage_at[kNbChunk / 4], two_stage_lanes[kNbChunk / 4];
+    const int64_t n4 = n & ~(int64_t)3;
+    for (int64_t c0 = 0; c0 < n4; c0 += kNbChunk) {
+        const int len = (int)std::min<int64_t>(kNbChunk, n4 - c0);
+        int nw = 0, ng = 0;
+        for (int g = 0; g < len; g += 4) {
+            const int64_t i = c0 + g;
+            const V sh = load(shape + i), ra = load(rate + i);
+            const V ok = _mm256_and_pd(_mm256_and_pd(gt(sh, set1(0.0)), lt(sh, set1(1e300))),
+                                       _mm256_and_pd(gt(ra, set1(0.0)), lt(ra, set1(1e300))));
+            const V inv = _mm256_and_pd(ok, _mm256_and_pd(ge(ra, set1(philox::kNbInversionMinRate)),
+                                                          le(sh, mul(set1(philox::kNbInversionMaxMean), ra))));
+            const int outside = 15 & ~_mm256_movemask_pd(inv);
+            if (outside) {
+                two_stage_at[ng] = g;
+                two_stage_lanes[ng++] = outside;
+            }
+            if (outside == 15) continue;
+            const Block4 b = blocks_at(seed, stream, offset + (uint64_t)i, 0);
+            const V u = u01_f64(b.v[0], b.v[1]);
+            const V squeeze = mul(sub(set1(1.0), div(sh, ra)), set1(0.999999999999));  // philox::nb_zero_squeeze
+            const int walk = _mm256_movemask_pd(_mm256_andnot_pd(le(u, squeeze), inv));
+            store(out + i, set1(0.0));  // the squeezed lanes' count; the others are written below
+            if (!walk) continue;
+            double ub[4];
+            _mm256_storeu_pd(ub, u);
+            for (int l = 0; l < 4; ++l)
+                if (walk >> l & 1) {
+                    widx[nw] = g + l;
+                    wu[nw] = ub[l];
+                    ws[nw] = (double)shape[i + l];
+                    wr[nw++] = (double)rate[i + l];
+                }
+        }
+        for (int w = nw; w % kNbWalk; ++w) wu[w] = 0.5, ws[w] = 1.0, wr[w] = 1.0;
+        for (int w = 0; w < nw; w += kNbWalk) nb_walk(wk + w, wu + w, ws + w, wr + w);
+        for (int w = 0; w < nw; ++w) out[c0 + widx[w]] = (T)wk[w];
+        // Lanes outside the inversion: valid ones take the two-stage lanes, invalid ones the reference (NaN).
+        for (int t = 0; t < ng; ++t) {
+            const int64_t i = c0 + two_stage_at[t];
+            double counts[4];
+            two_stage_group(counts, shape + i, rate + i, seed, stream, offset + (uint64_t)i);
+            for (int l = 0; l < 4; ++l)
+                if (two_stage_lanes[t] >> l & 1)
+                    out[i + l] = philox::gamma_params_ok((double)shape[i + l], (double)rate[i + l])
+                                     ? (T)counts[l]
+                                     : (T)philox::gamma_poisson_draw((double)shape[i + l], (double)rate[i + l], seed,
+                                                                     stream, offset + (uint64_t)(i + l));
+        }
+    }
+    for (int64_t i = n4; i < n; ++i)
+        out[i] = (T)philox::gamma_poisson_draw((double)shape[i], (double)rate[i], seed, stream, offset + (uint64_t)i);
+}
+
 // ---------------------------------------------------------------------------- float uniforms and normals
 using F = __m256;  // eight float lanes
 
@@ -388,6 +514,15 @@ void poisson_fill(T* out, const T* rate, int64_t n, uint64_t seed, uint64_t stre
     rng_poisson_fill<T>(out, rate, n, seed, stream, offset);
 }
 
+template <class T>
+void gamma_poisson_fill(T* out, const T* shape, const T* rate, int64_t n, uint64_t seed, uint64_t stream,
+                        uint64_t offset) {
+#ifdef GPO_RNG_AVX2
+    if (g_build.avx2()) return gamma_poisson_avx2(out, shape, rate, n, seed, stream, offset);
+#endif
+    rng_gamma_poisson_fill<T>(out, shape, rate, n, seed, stream, offset);
+}
+
 }  // namespace
 
 void rng_uniform_fill_lanes(float* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
@@ -425,6 +560,15 @@ void rng_poisson_fill_lanes(float* out, const float* rate, int64_t n, uint64_t s
 void rng_poisson_fill_lanes(double* out, const double* rate, int64_t n, uint64_t seed, uint64_t stream,
                             uint64_t offset) {
     poisson_fill(out, rate, n, seed, stream, offset);
+}
+
+void rng_gamma_poisson_fill_lanes(float* out, const float* shape, const float* rate, int64_t n, uint64_t seed,
+                                  uint64_t stream, uint64_t offset) {
+    gamma_poisson_fill(out, shape, rate, n, seed, stream, offset);
+}
+void rng_gamma_poisson_fill_lanes(double* out, const double* shape, const double* rate, int64_t n, uint64_t seed,
+                                  uint64_t stream, uint64_t offset) {
+    gamma_poisson_fill(out, shape, rate, n, seed, stream, offset);
 }
 
 const char* rng_lanes_build() { return g_build.name(); }

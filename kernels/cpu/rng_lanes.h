@@ -1,5 +1,6 @@
-// Uniform, normal, gamma and Poisson fills computed four (eight for float uniforms and normals) elements at a time in AVX2 lanes, bit-identical to the per-element
-// reference (kernels/cpu/rng.h, which runs kernels/philox.h's gamma_draw / poisson_draw one element at a time).
+// Uniform, normal, gamma, Poisson and gamma-Poisson fills computed four (eight for float uniforms and normals)
+// elements at a time in AVX2 lanes, bit-identical to the per-element reference (kernels/cpu/rng.h, which runs
+// kernels/philox.h's draws one element at a time).
 //
 // Each group of four elements runs the common path of the two samplers side by side: the Philox block 0 of every
 // element, the first Marsaglia-Tsang proposal accepted by the squeeze (gamma), the multiplication method over up
@@ -34,6 +35,14 @@ void rng_poisson_fill_lanes(float* out, const float* rate, int64_t n, uint64_t s
                             uint64_t offset);
 void rng_poisson_fill_lanes(double* out, const double* rate, int64_t n, uint64_t seed, uint64_t stream,
                             uint64_t offset);
+
+// out (n) = Poisson(Gamma(shape[i], rate[i])) with counter index offset + i; the values of rng_gamma_poisson_fill
+// (rng.h). The inversion's lanes (philox::nb_by_inversion) walk side by side; other elements (the two-stage draw,
+// invalid parameters) are computed by the reference.
+void rng_gamma_poisson_fill_lanes(float* out, const float* shape, const float* rate, int64_t n, uint64_t seed,
+                                  uint64_t stream, uint64_t offset);
+void rng_gamma_poisson_fill_lanes(double* out, const double* shape, const double* rate, int64_t n, uint64_t seed,
+                                  uint64_t stream, uint64_t offset);
 
 // Which build the fills above run: "avx2" or "baseline" (the per-element reference). `force` (tests): "baseline"
 // makes them run the reference from now on, "" restores the automatic choice.

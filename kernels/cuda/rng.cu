@@ -1,5 +1,5 @@
-// CUDA: counter-based RNG fills (uniform, normal, gamma, Poisson), one thread per element in grid-stride loops, each
-// calling the same per-element draw as the CPU reference (kernels/philox.h, kernels/cpu/rng.h).
+// CUDA: counter-based RNG fills (uniform, normal, gamma, Poisson, gamma-Poisson), one thread per element in
+// grid-stride loops, each calling the same per-element draw as the CPU reference (kernels/philox.h, kernels/cpu/rng.h).
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/rng.h"
 #include "kernels/philox.h"
@@ -33,6 +33,15 @@ __global__ void rng_poisson_kernel(float* out, const float* rate, int64_t n, uin
         double r = rate[i];
         if (!philox::poisson_rate_ok(r)) atomicAdd(n_bad, 1ull);
         out[i] = (float)philox::poisson_draw(r, seed, stream, offset + (uint64_t)i);
+    }
+}
+
+__global__ void rng_gamma_poisson_kernel(float* out, const float* shape, const float* rate, int64_t n, uint64_t seed,
+                                         uint64_t stream, uint64_t offset, unsigned long long* n_bad) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        double a = shape[i], r = rate[i];
+        if (!philox::gamma_params_ok(a, r)) atomicAdd(n_bad, 1ull);
+        out[i] = (float)philox::gamma_poisson_draw(a, r, seed, stream, offset + (uint64_t)i);
     }
 }
 
@@ -78,6 +87,16 @@ int64_t rng_poisson_fill(float* out, const float* rate, int64_t n, uint64_t seed
     unsigned long long* bad = bad_counter();
     CUDA_CHECK(cudaMemsetAsync(bad, 0, sizeof(*bad), stream()));
     rng_poisson_kernel<<<grid_for(n), BLOCK, 0, stream()>>>(out, rate, n, seed, strm, offset, bad);
+    CUDA_CHECK_LAUNCH();
+    return read_bad_counter(bad);
+}
+
+int64_t rng_gamma_poisson_fill(float* out, const float* shape, const float* rate, int64_t n, uint64_t seed,
+                               uint64_t strm, uint64_t offset) {
+    if (n == 0) return 0;
+    unsigned long long* bad = bad_counter();
+    CUDA_CHECK(cudaMemsetAsync(bad, 0, sizeof(*bad), stream()));
+    rng_gamma_poisson_kernel<<<grid_for(n), BLOCK, 0, stream()>>>(out, shape, rate, n, seed, strm, offset, bad);
     CUDA_CHECK_LAUNCH();
     return read_bad_counter(bad);
 }

@@ -13,5 +13,9 @@ void rng_normal_fill(float* out, int64_t n, uint64_t seed, uint64_t stream, uint
 int64_t rng_gamma_fill(float* out, const float* shape, const float* rate, int64_t n, uint64_t seed, uint64_t stream,
                        uint64_t offset);
 int64_t rng_poisson_fill(float* out, const float* rate, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset);
+// out (n) = Poisson(Gamma(shape[i], rate[i])) in one draw (philox::gamma_poisson_draw; streams stream, stream + 1);
+// returns the number of elements with invalid parameters, as rng_gamma_fill.
+int64_t rng_gamma_poisson_fill(float* out, const float* shape, const float* rate, int64_t n, uint64_t seed,
+                               uint64_t stream, uint64_t offset);
 
 }  // namespace gpo::cuda

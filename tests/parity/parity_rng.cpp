@@ -1,5 +1,5 @@
-// CUDA-vs-CPU parity of the RNG fills (engine/rng.h) at odd sizes and at a large offset: uniform, normal and Poisson
-// must be bit-identical; gamma is bit-identical by construction too (kernels/philox.h: the same IEEE-only double
+// CUDA-vs-CPU parity of the RNG fills (engine/rng.h) at odd sizes and at a large offset: uniform, normal, Poisson
+// and gamma-Poisson must be bit-identical; gamma is bit-identical by construction too (kernels/philox.h: the same IEEE-only double
 // arithmetic on both sides), and is checked against the documented guarantee of 1e-5 relative.
 #include "engine/rng.h"
 #include "tests/harness.h"
@@ -19,6 +19,7 @@ std::vector<double> fill_on(Device dev, const std::string& kind, int64_t n, uint
     if (kind == "uniform") rng_uniform(out, kKey, offset);
     else if (kind == "normal") rng_normal(out, kKey, offset);
     else if (kind == "gamma") rng_gamma(out, params[0].to(dev), params[1].to(dev), kKey, offset);
+    else if (kind == "gamma_poisson") rng_gamma_poisson(out, params[0].to(dev), params[1].to(dev), kKey, offset);
     else rng_poisson(out, params[0].to(dev), kKey, offset);
     return out.to_vector();
 }
@@ -66,6 +67,19 @@ TEST(ParityRng, PoissonBitIdentical) {
         }
 }
 
+TEST(ParityRng, GammaPoissonBitIdentical) {
+    GPO_REQUIRE_CUDA_OR_SKIP();
+    for (int64_t n : test::odd_sizes())
+        for (uint64_t off : kOffsets) {
+            // Means from 0.0025 to 1,200 and rates from 0.005 to 4: both the inversion (mean <= 8, rate >= 0.02)
+            // and the two-stage gamma-then-Poisson draw. Counts are integers from the same IEEE-only arithmetic on
+            // both sides (kernels/philox.h): exact.
+            Tensor shape = random_tensor({n}, DType::F32, 34, 0.01, 6.0);
+            Tensor rate = random_tensor({n}, DType::F32, 35, 0.005, 4.0);
+            expect_parity("gamma_poisson", {shape, rate}, n, off, {0.0, 0.0});
+        }
+}
+
 TEST(ParityRng, InvalidParametersThrowOnCuda) {
     GPO_REQUIRE_CUDA_OR_SKIP();
     Tensor out = Tensor::empty({3}, DType::F32, Device::CUDA);
@@ -74,6 +88,7 @@ TEST(ParityRng, InvalidParametersThrowOnCuda) {
     EXPECT_THROW(rng_gamma(out, bad, good, kKey, 0), Error);
     EXPECT_THROW(rng_gamma(out, good, bad, kKey, 0), Error);
     EXPECT_THROW(rng_poisson(out, bad, kKey, 0), Error);
+    EXPECT_THROW(rng_gamma_poisson(out, bad, good, kKey, 0), Error);
     // After a rejected call the next valid one still works (the device counter is reset per call).
     EXPECT_NO_THROW(rng_gamma(out, good, good, kKey, 0));
     EXPECT_NO_THROW(rng_poisson(out, good, kKey, 0));

@@ -1,7 +1,9 @@
 // Microbenchmarks of the RNG fills at reference scale: uniform and normal noise for 5 particles x T = 1,546
-// treatments x 1,546 (the relaxed-Bernoulli mask noise), and a gamma + Poisson fill of 2,500 x 8,563 (negative-binomial
-// counts as Poisson(Gamma)); each on the CPU also with the per-element reference fills instead of the AVX2
+// treatments x 1,546 (the relaxed-Bernoulli mask noise), and negative-binomial counts of 2,500 x 8,563, as a gamma
+// then a Poisson fill and as the one-step gamma-Poisson fill; each on the CPU also with the per-element reference fills instead of the AVX2
 // lanes (`_per_element`; kernels/cpu/rng_lanes.h; the same values). GB/s counts the bytes written and read (f32).
+#include <cmath>
+
 #include "engine/rng.h"
 #include "kernels/cpu/rng_lanes.h"
 #include "tools/bench/bench_util.h"
@@ -35,23 +37,35 @@ static gpo::bench::Registrar reg([] {
         auto out = std::make_shared<Tensor>(Tensor::empty({P, T, T}, DType::F32, dev));
         return std::function<void()>([=] { rng_normal(*out, {1, 1}, 0); });
     });
-    // Gamma reads shape and rate and writes; Poisson reads the gamma draws and writes: 5 f32 per element.
+    // NB-like parameters: shape (inverse dispersion) in [0.2, 5], rate = shape / mean with means log-uniform in
+    // [0.01, 100] (as a cell's genes: most means small; 73 % of them at most 8, the inversion's range).
     const std::string shape_counts = std::to_string(N) + "x" + std::to_string(G);
-    add_with_reference("rng_gamma_poisson", shape_counts, {0, 5 * 4.0 * N * G}, [=](Device dev) {
-        // NB-like parameters: shape (inverse dispersion) in [0.2, 5], rate = shape / mean with means in [0.05, 50].
+    auto nb_params = [=](Device dev) {
         std::vector<double> shape((size_t)(N * G)), rate((size_t)(N * G));
         for (size_t i = 0; i < shape.size(); ++i) {
-            double k = 0.2 + 4.8 * (double)(i % 97) / 96.0, mean = 0.05 + 49.95 * (double)(i % 89) / 88.0;
+            double k = 0.2 + 4.8 * (double)(i % 97) / 96.0, mean = 0.01 * std::pow(1e4, (double)(i % 89) / 88.0);
             shape[i] = k;
             rate[i] = k / mean;
         }
-        auto S = std::make_shared<Tensor>(Tensor::from_vector({N, G}, shape, DType::F32).to(dev));
-        auto R = std::make_shared<Tensor>(Tensor::from_vector({N, G}, rate, DType::F32).to(dev));
+        return std::make_pair(std::make_shared<Tensor>(Tensor::from_vector({N, G}, shape, DType::F32).to(dev)),
+                              std::make_shared<Tensor>(Tensor::from_vector({N, G}, rate, DType::F32).to(dev)));
+    };
+    // Two stages: gamma reads shape and rate and writes; Poisson reads the gamma draws and writes: 5 f32 per element.
+    add_with_reference("rng_gamma_then_poisson", shape_counts, {0, 5 * 4.0 * N * G}, [=](Device dev) {
+        auto params = nb_params(dev);
+        auto S = params.first, R = params.second;
         auto g = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
         auto c = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
         return std::function<void()>([=] {
             rng_gamma(*g, *S, *R, {2, 0}, 0);
             rng_poisson(*c, *g, {2, 1}, 0);
         });
+    });
+    // The same law in one draw (rng_gamma_poisson: inversion where the mean is <= 8): reads 2 f32, writes 1.
+    add_with_reference("rng_gamma_poisson", shape_counts, {0, 3 * 4.0 * N * G}, [=](Device dev) {
+        auto params = nb_params(dev);
+        auto S = params.first, R = params.second;
+        auto c = std::make_shared<Tensor>(Tensor::empty({N, G}, DType::F32, dev));
+        return std::function<void()>([=] { rng_gamma_poisson(*c, *S, *R, {2, 0}, 0); });
     });
 });

@@ -120,7 +120,8 @@ void rng_gamma_poisson(Tensor& out, const Tensor& shape, const Tensor& rate, Rng
         GPO_CUDA(bad = cuda::rng_gamma_poisson_fill(out.f32(), shape.f32(), rate.f32(), n, key.seed, key.stream,
                                                     offset));
         GPO_CHECK(bad == 0, "op rng_gamma_poisson: " << bad << " of " << n << " elements of " << out.describe()
-                                                     << " have invalid parameters (need shape > 0 and rate > 0, finite)");
+                                                     << " have invalid parameters"
+                                                     << " (need shape > 0 and rate > 0, finite)");
         return;
     }
     ops::dispatch_cpu(out, "rng_gamma_poisson", [&](auto tag) {

@@ -1,6 +1,6 @@
-// Counter-based random numbers: Philox-4x32-10 with identical streams on CPU and CUDA for the same
-// (seed, stream, offset). Element i of a fill is a pure function of (seed, stream, offset + i), so any slice can be
-// reproduced on either device. Fills: uniform in (0, 1), standard normal, Gamma(shape, rate), Poisson(rate) and their mixture
+// Counter-based random numbers: Philox-4x32-10 with identical streams on CPU and CUDA for the same (seed, stream,
+// offset). Element i of a fill is a pure function of (seed, stream, offset + i), so any slice can be reproduced on
+// either device. Fills: uniform in (0, 1), standard normal, Gamma(shape, rate), Poisson(rate) and their mixture
 // Poisson(Gamma(shape, rate)).
 #pragma once
 #include <cstdint>

@@ -1,7 +1,8 @@
-// Philox-4x32-10 and the per-element draws (uniform, normal, gamma, Poisson, their gamma-Poisson mixture), written once as host+device inline
-// functions (GPO_HD) so the CPU loops (kernels/cpu/rng.h) and the CUDA kernels (kernels/cuda/rng.cu) run the same
-// arithmetic. Every floating operation goes through the *_rn helpers and our own log/exp/cos below (only IEEE
-// +, -, *, /, sqrt, which are correctly rounded on both sides), so the results are bit-identical on CPU and CUDA.
+// Philox-4x32-10 and the per-element draws (uniform, normal, gamma, Poisson, their gamma-Poisson mixture), written once
+// as host+device inline functions (GPO_HD) so the CPU loops (kernels/cpu/rng.h) and the CUDA kernels
+// (kernels/cuda/rng.cu) run the same arithmetic. Every floating operation goes through the *_rn helpers and our own
+// log/exp/cos below (only IEEE +, -, *, /, sqrt, which are correctly rounded on both sides), so the results are
+// bit-identical on CPU and CUDA.
 //
 // Counter layout (one 128-bit counter block per element and draw):
 //   key     = (seed low 32, seed high 32)

@@ -1,8 +1,8 @@
-// The uniform, normal, gamma, Poisson and gamma-Poisson lane fills (kernels/cpu/rng_lanes.h) against the per-element reference fills
-// (kernels/cpu/rng.h: philox::gamma_draw / poisson_draw one element at a time), bit for bit, in float and double,
-// over parameters that take every path: the squeeze-accepted first proposal,
-// rejections, shape < 1 (the boost, down to exponents below -745), Poisson rates of 0, below 10 and above, counts
-// past the lanes' 12 uniforms, and lengths that leave a tail shorter than a group.
+// The uniform, normal, gamma, Poisson and gamma-Poisson lane fills (kernels/cpu/rng_lanes.h) against the per-element
+// reference fills (kernels/cpu/rng.h: philox::gamma_draw / poisson_draw one element at a time), bit for bit, in float
+// and double, over parameters that take every path: the squeeze-accepted first proposal, rejections, shape < 1 (the
+// boost, down to exponents below -745), Poisson rates of 0, below 10 and above, counts past the lanes' 12 uniforms, and
+// lengths that leave a tail shorter than a group.
 #include <gtest/gtest.h>
 
 #include <cstring>

@@ -1,6 +1,6 @@
-// Uniform, normal, gamma, Poisson and gamma-Poisson fills in AVX2 lanes (four doubles, or eight floats for uniforms and normals),
-// and the dispatch (see rng_lanes.h). Every vector function below repeats, operation for operation, a piece of
-// kernels/philox.h; keep them in step (tests/test_rng_lanes.cpp compares every value bit for bit).
+// Uniform, normal, gamma, Poisson and gamma-Poisson fills in AVX2 lanes (four doubles, or eight floats for uniforms and
+// normals), and the dispatch (see rng_lanes.h). Every vector function below repeats, operation for operation, a piece
+// of kernels/philox.h; keep them in step (tests/test_rng_lanes.cpp compares every value bit for bit).
 #include "kernels/cpu/rng_lanes.h"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
-// CUDA-vs-CPU parity of the RNG fills (engine/rng.h) at odd sizes and at a large offset: uniform, normal, Poisson
-// and gamma-Poisson must be bit-identical; gamma is bit-identical by construction too (kernels/philox.h: the same IEEE-only double
-// arithmetic on both sides), and is checked against the documented guarantee of 1e-5 relative.
+// CUDA-vs-CPU parity of the RNG fills (engine/rng.h) at odd sizes and at a large offset: uniform, normal, Poisson and
+// gamma-Poisson must be bit-identical; gamma is bit-identical by construction too (kernels/philox.h: the same IEEE-only
+// double arithmetic on both sides), and is checked against the documented guarantee of 1e-5 relative.
 #include "engine/rng.h"
 #include "tests/harness.h"
 

@@ -2,6 +2,8 @@
 // launchers (kernels/cuda/rng.cu); and HostRng, a sequential Philox stream on the host. Layout: kernels/philox.h.
 #include "engine/rng.h"
 
+#include <atomic>
+
 #include "engine/ops/dispatch.h"
 #include "kernels/cpu/rng.h"
 #include "kernels/cpu/rng_lanes.h"
@@ -136,6 +138,47 @@ void rng_gamma_poisson(Tensor& out, const Tensor& shape, const Tensor& rate, Rng
             cpu::rng_gamma_poisson_fill_lanes(o + lo, sh + lo, ra + lo, hi - lo, key.seed, key.stream,
                                               offset + (uint64_t)lo);
         });
+    });
+}
+
+void rng_nb_counts(Tensor& out, const Tensor& mean, const std::vector<double>& concentration, RngKey key,
+                   uint64_t offset) {
+    check_key("rng_nb_counts", key);
+    check_key("rng_nb_counts", RngKey{key.seed, key.stream + 1});  // the two-stage path's Poisson stream
+    check_out("rng_nb_counts", out);
+    ops::check_same_kind("rng_nb_counts", {&out, &mean});
+    ops::check_shape("rng_nb_counts", "mean", mean, out.shape);
+    const int64_t G = (int64_t)concentration.size(), n = out.numel();
+    GPO_CHECK(G > 0 && !mean.shape.empty() && mean.shape.back() == G,
+              "op rng_nb_counts: means " << mean.describe() << " are not rows of the " << G
+                                         << " genes of the concentrations");
+    const char* need = " (need shape > 0 and rate > 0, finite: a finite concentration > 0 and a finite mean)";
+    if (out.is_cuda()) {
+        int64_t bad = 0;
+        GPO_CUDA(bad = cuda::rng_nb_counts_fill(out.f32(), mean.f32(), concentration.data(), G, n, key.seed,
+                                                key.stream, offset));
+        GPO_CHECK(bad == 0, "op rng_nb_counts: " << bad << " of " << n << " elements of " << out.describe()
+                                                 << " have invalid gamma parameters" << need);
+        return;
+    }
+    ops::dispatch_cpu(out, "rng_nb_counts", [&](auto tag) {
+        using T = decltype(tag);
+        T* o = out.ptr<T>();
+        const T* mu = mean.ptr<T>();
+        std::atomic<int64_t> first_bad{n};
+        parallel_ranges(n, ops::kElementGrain, [&](int64_t lo, int64_t hi) {
+            const int64_t b = cpu::rng_nb_counts_fill_lanes(o + lo, mu + lo, concentration.data(), G, lo % G, hi - lo,
+                                                            key.seed, key.stream, offset + (uint64_t)lo);
+            for (int64_t cur = first_bad.load(); b >= 0 && lo + b < cur;)
+                if (first_bad.compare_exchange_weak(cur, lo + b)) break;
+        });
+        const int64_t i = first_bad.load();
+        GPO_CHECK(i == n, "op rng_nb_counts: element " << i << " of " << out.describe() << " has mean " << mu[i]
+                                                       << " and concentration " << concentration[i % G]
+                                                       << ", i.e. gamma shape " << (T)concentration[i % G]
+                                                       << " and rate " << cpu::nb_gamma_rate(concentration[i % G],
+                                                                                             (double)mu[i])
+                                                       << need);
     });
 }
 

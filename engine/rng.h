@@ -1,9 +1,10 @@
 // Counter-based random numbers: Philox-4x32-10 with identical streams on CPU and CUDA for the same (seed, stream,
 // offset). Element i of a fill is a pure function of (seed, stream, offset + i), so any slice can be reproduced on
 // either device. Fills: uniform in (0, 1), standard normal, Gamma(shape, rate), Poisson(rate) and their mixture
-// Poisson(Gamma(shape, rate)).
+// Poisson(Gamma(shape, rate)), also as the counts of the NB likelihood.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "engine/tensor.h"
 
@@ -26,6 +27,12 @@ void rng_poisson(Tensor& out, const Tensor& rate, RngKey key, uint64_t offset);
 // element outside the inversion's range gets exactly rng_gamma on key.stream followed by rng_poisson on
 // key.stream + 1.
 void rng_gamma_poisson(Tensor& out, const Tensor& shape, const Tensor& rate, RngKey key, uint64_t offset);
+// Counts of the NB likelihood (kernels/cpu/nb.h) with means `mean` (..., G) and per-gene concentrations c (G,
+// host doubles): element i draws what rng_gamma_poisson draws for shape (T) c[g] and rate (T) max(c[g] / (mean[i] +
+// 1e-4), 1e-6), g = i % G, rounded once to out's type T — without the shape and rate tensors (computed beside the
+// draw). out has mean's shape, dtype and device; streams key.stream and key.stream + 1 as rng_gamma_poisson.
+void rng_nb_counts(Tensor& out, const Tensor& mean, const std::vector<double>& concentration, RngKey key,
+                   uint64_t offset);
 
 // A host-side generator for shuffling and sampling indices: a Philox stream consumed sequentially.
 class HostRng {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "engine/check.h"
 #include "engine/eval/metrics.h"
@@ -26,6 +27,24 @@ TEST(MetricsAte, TransformRowByHand) {
     ate_transform_row(z, 3, oz);
     EXPECT_EQ(oz[0], 0.0);
     EXPECT_EQ(oz[2], 0.0);
+}
+
+TEST(MetricsAte, TransformRowEqualsTheFormulaBitForBitWithRepeatedCounts) {
+    // Repeated small counts (served from the row's table), counts past the table (64, 1000), fractions, a
+    // negative value and zeros: every value equals log2(1 + 1e4 x / sum) computed here, to the bit, and a second
+    // row with another sum does not reuse the first row's values.
+    const std::vector<double> a = {1, 2, 1, 0, 63, 64, 1000, 2.5, 1, 2, 0, 3, 3, 63, 0.25, -1e-4, 7};
+    for (double scale : {1.0, 3.0}) {
+        std::vector<double> x = a, out(a.size());
+        for (double& v : x) v = v == 0.0 || v != std::floor(v) ? v : v * scale;
+        double sum = 0;
+        for (double v : x) sum += v;
+        ate_transform_row(x.data(), (int64_t)x.size(), out.data());
+        for (size_t g = 0; g < x.size(); ++g) {
+            const double want = x[g] == 0.0 ? 0.0 : std::log2(1.0 + 1e4 * x[g] / sum);
+            EXPECT_EQ(out[g], want) << "x " << x[g] << ", scale " << scale;
+        }
+    }
 }
 
 TEST(MetricsAte, GroupMeansAndAteMatrix) {

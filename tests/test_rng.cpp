@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "engine/rng.h"
+#include "kernels/cpu/rng.h"
+#include "kernels/cpu/rng_lanes.h"
 #include "kernels/philox.h"
 #include "tests/harness.h"
 
@@ -349,6 +352,82 @@ TEST(RngGammaPoisson, TwoStagePathIsGammaThenPoisson) {
     EXPECT_TRUE(philox::nb_by_inversion(1.0, 0.85));
     EXPECT_FALSE(philox::nb_by_inversion(8.5, 1.0));  // mean 8.5
     EXPECT_FALSE(philox::nb_by_inversion(0.1, 0.019));
+}
+
+// rng_nb_counts draws, element for element, what rng_gamma_poisson draws for the likelihood's gamma parameters
+// written out here (docs/model.md §2: shape c_g, rate max(c_g / (mu + 1e-4), 1e-6), in double, rounded once to the
+// tensors' type). 600 rows of 37 genes: more elements than one thread's range (16,384), so ranges start mid-row;
+// means from 0 (and one negative, whose rate clamps to 1e-6) to 50 take both paths; AVX2 and the reference build.
+TEST(RngNbCounts, EqualsGammaPoissonOfTheLikelihoodsParameters) {
+    const int64_t rows = 600, G = 37, n = rows * G;
+    std::vector<double> c(G), mu(n);
+    for (int64_t g = 0; g < G; ++g) c[g] = std::exp(-2.0 + 4.0 * (double)g / (double)(G - 1));  // 0.14 .. 7.4
+    for (int64_t i = 0; i < n; ++i) mu[i] = 1e-3 * std::pow(5e4, (double)((i * 7919) % 1000) / 999.0);
+    mu[5] = 0.0;
+    mu[6] = -0.5;
+    // The parameters themselves (a count changes with them only rarely): the formula above, clamp included.
+    for (double cg : {0.3, 2.0})
+        for (double m : {-0.5, 0.0, 1e-6, 0.7, 40.0}) {
+            float sh = 0, rt = 0;
+            cpu::nb_counts_params(cg, (float)m, &sh, &rt);
+            EXPECT_EQ(sh, (float)cg);
+            EXPECT_EQ(rt, (float)std::max(cg / ((double)(float)m + 1e-4), 1e-6)) << "c " << cg << ", mean " << m;
+        }
+    const RngKey key{12, 60};
+    for (const char* build : {"", "baseline"}) {
+        cpu::rng_lanes_force_build(build);
+        for (DType dt : {DType::F32, DType::F64}) {
+            std::vector<double> shape(n), rate(n);
+            for (int64_t i = 0; i < n; ++i) {
+                const double cg = c[i % G], r = std::max(cg / (mu[i] + 1e-4), 1e-6);
+                shape[i] = dt == DType::F32 ? (double)(float)cg : cg;
+                rate[i] = dt == DType::F32 ? (double)(float)r : r;
+            }
+            Tensor mean = Tensor::from_vector({rows, G}, mu, dt);
+            Tensor want = Tensor::empty({rows, G}, dt), got = Tensor::empty({rows, G}, dt);
+            rng_gamma_poisson(want, Tensor::from_vector({rows, G}, shape, dt), Tensor::from_vector({rows, G}, rate, dt),
+                              key, 9);
+            rng_nb_counts(got, mean, c, key, 9);
+            const std::vector<double> w = want.to_vector(), h = got.to_vector();
+            int64_t differ = 0;
+            for (int64_t i = 0; i < n; ++i) differ += w[i] != h[i];
+            EXPECT_EQ(differ, 0) << "build '" << build << "', " << (dt == DType::F32 ? "f32" : "f64");
+        }
+    }
+    cpu::rng_lanes_force_build("");
+}
+
+TEST(RngNbCounts, InvalidMeansAndConcentrationsThrowNamingTheElement) {
+    const RngKey key{1, 1};
+    const int64_t G = 8;  // rows of 8: element 12 sits in a group of four lanes
+    Tensor out = Tensor::empty({2, G}, DType::F64);
+    const std::vector<double> c = {1.0, 0.5, 2.0, 1.0, 1.0, 3.0, 1.0, 0.2};
+    const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+    // Means that are not finite, and -1e-4 (rate c / 0 = inf). The AVX2 lanes and the reference build.
+    for (const char* build : {"", "baseline"})
+        for (double bad : {nan, inf, -inf, -1e-4}) {
+            cpu::rng_lanes_force_build(build);
+            std::vector<double> mu(2 * G, 1.0);
+            mu[12] = bad;
+            try {
+                rng_nb_counts(out, Tensor::from_vector({2, G}, mu, DType::F64), c, key, 0);
+                ADD_FAILURE() << "no error for mean " << bad << ", build '" << build << "'";
+            } catch (const Error& e) {
+                EXPECT_NE(std::string(e.what()).find("element 12 "), std::string::npos) << e.what();
+            }
+        }
+    cpu::rng_lanes_force_build("");
+    Tensor ones = Tensor::full({2, G}, 1.0, DType::F64);
+    for (double bad : {0.0, -1.0, nan, inf}) {
+        std::vector<double> cb = c;
+        cb[5] = bad;
+        EXPECT_THROW(rng_nb_counts(out, ones, cb, key, 0), Error) << "concentration " << bad;
+    }
+    EXPECT_THROW(rng_nb_counts(out, ones, {1.0, 1.0}, key, 0), Error);                          // 2 genes, rows of 8
+    EXPECT_THROW(rng_nb_counts(out, Tensor::full({G, 2}, 1.0, DType::F64), c, key, 0), Error);  // shape mismatch
+    EXPECT_THROW(rng_nb_counts(out, ones, c, RngKey{1, (1ull << 48) - 1}, 0), Error);           // stream + 1
+    rng_nb_counts(out, ones, c, key, 0);
+    for (double x : out.to_vector()) EXPECT_TRUE(x >= 0 && x == std::floor(x)) << x;
 }
 
 TEST(RngFill, InvalidParametersThrow) {

@@ -18,8 +18,28 @@ static const double kNaN = std::numeric_limits<double>::quiet_NaN();
 void ate_transform_row(const double* x, int64_t G, double* out, double library) {
     double s = 0;
     for (int64_t g = 0; g < G; ++g) s += x[g];
+    if (!(s > 0)) {
+        std::fill(out, out + G, 0.0);
+        return;
+    }
     // A zero count transforms to log2(1) = 0 exactly: skipping its log2 changes no bit (most sampled counts are 0).
-    for (int64_t g = 0; g < G; ++g) out[g] = s > 0 && x[g] != 0.0 ? ate_transform_value(x[g], s, library) : 0.0;
+    // Small whole counts (most of the others) take their value from a table of this row's values, each computed
+    // once by the same function: the same bits as computing every one.
+    constexpr int kTable = 64;
+    double table[kTable];
+    std::fill(table, table + kTable, -1.0);  // not yet computed (every value is >= 0)
+    for (int64_t g = 0; g < G; ++g) {
+        const double v = x[g];
+        if (v == 0.0) {
+            out[g] = 0.0;
+        } else if (v > 0 && v < kTable && v == (double)(int)v) {
+            double& t = table[(int)v];
+            if (t < 0) t = ate_transform_value(v, s, library);
+            out[g] = t;
+        } else {
+            out[g] = ate_transform_value(v, s, library);
+        }
+    }
 }
 
 Mat group_means(const Mat& X, const std::vector<int>& group, int n_groups, std::vector<int64_t>* counts) {

@@ -302,38 +302,13 @@ ops::Dosage dosages_over_rows(const std::vector<std::vector<int>>& dosages, int6
 }
 
 Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey key, uint64_t step) {
-    const int64_t G = log_theta.numel();
-    const DType dt = mean.dtype;
-    const Device dev = mean.device;
-    GPO_CHECK(G > 0 && mean.numel() % G == 0, "sample_gamma_poisson: means " << mean.describe()
-                                                  << " are not rows of the " << G << " genes of log_theta");
     // Gamma(shape c_g, rate max(c_g / (mu + 1e-4), 1e-6)) with c_g = exp(log_theta_g), in double, rounded once to
-    // the tensors' type.
-    std::vector<double> phi = log_theta.to_vector(), c(G);
-    for (int64_t g = 0; g < G; ++g) c[g] = std::exp(phi[g]);
-    // Filled on the host (a GPU's means copied over, the parameters copied back).
-    const Tensor mean_h = mean.is_cuda() ? mean.to(Device::CPU) : mean;
-    Tensor sh = Tensor::empty(mean.shape, dt, Device::CPU), rt = Tensor::empty(mean.shape, dt, Device::CPU);
-    ops::dispatch_cpu(mean_h, "sample_gamma_poisson", [&](auto tag) {
-        using T = decltype(tag);
-        const T* mu = mean_h.ptr<T>();
-        T *shp = sh.ptr<T>(), *rtp = rt.ptr<T>();
-        // Whole rows of G genes per range (no division per element).
-        const int64_t rows = mean_h.numel() / G;
-        parallel_ranges(rows, std::max<int64_t>(1, ops::kElementGrain / G),
-                        [&](int64_t r0, int64_t r1) {
-                            for (int64_t i = r0 * G; i < r1 * G; i += G)
-                                for (int64_t g = 0; g < G; ++g) {
-                                    shp[i + g] = (T)c[g];
-                                    rtp[i + g] = (T)std::max(c[g] / ((double)mu[i + g] + 1e-4), 1e-6);
-                                }
-                        });
-    });
-    if (dev != Device::CPU) sh = sh.to(dev), rt = rt.to(dev);
-    // Poisson(Gamma(shape, rate)) in one draw (engine/rng.h): elements of mean <= 8 by inversion of the negative
-    // binomial, the others as the gamma draw on stream 60 then the Poisson draw on stream 61.
-    Tensor counts = Tensor::empty(mean.shape, dt, dev);
-    rng_gamma_poisson(counts, sh, rt, RngKey{key.seed, key.stream * 64 + 60}, step * NOISE_STEP_STRIDE);
+    // the tensors' type; then Poisson of it, in one draw (engine/rng.h rng_nb_counts): elements of mean <= 8 by
+    // inversion of the negative binomial, the others as the gamma draw on stream 60 then the Poisson draw on 61.
+    std::vector<double> c = log_theta.to_vector();
+    for (double& x : c) x = std::exp(x);
+    Tensor counts = Tensor::empty(mean.shape, mean.dtype, mean.device);
+    rng_nb_counts(counts, mean, c, RngKey{key.seed, key.stream * 64 + 60}, step * NOISE_STEP_STRIDE);
     return counts;
 }
 

@@ -144,7 +144,7 @@ ops::Dosage dosages_over_rows(const std::vector<std::vector<int>>& dosages, int6
                               DType dt, Device dev, const char* who);
 // Counts x ~ GammaPoisson(c, r) per element of the NB means `mean` (..., G): the law of x ~ Poisson(lambda),
 // lambda ~ Gamma(c, rate r), c = exp(log_theta[g]), r = max(c / (mu + 1e-4), 1e-6) (docs/model.md §2), drawn in one
-// step by rng_gamma_poisson (inversion of the negative binomial where the mean is small).
+// step by rng_nb_counts (inversion of the negative binomial where the mean is small).
 Tensor sample_gamma_poisson(const Tensor& mean, const Tensor& log_theta, RngKey key, uint64_t step);
 
 }  // namespace gpo::models

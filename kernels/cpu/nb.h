@@ -19,6 +19,14 @@ namespace gpo::cpu {
 constexpr double kNbMuShift = 1e-4;  // mu' = mu + 1e-4 (the decoder's shift)
 constexpr double kNbMinRate = 1e-6;  // r = max(c / mu', 1e-6)
 
+// The gamma rate of this likelihood's Gamma-Poisson for mean mu and concentration c, in double: max(c / (mu + 1e-4),
+// 1e-6), NaN staying NaN (as std::max(q, 1e-6)). What sampling the likelihood draws from (nb_counts_draw in
+// kernels/cpu/rng.h); nb_term evaluates the same formula in its own type.
+GPO_NB_HD inline double nb_gamma_rate(double c, double mu) {
+    const double q = c / (mu + kNbMuShift);
+    return q < kNbMinRate ? kNbMinRate : q;
+}
+
 // digamma(x) for x > 0 (NaN otherwise): shift up with psi(x) = psi(x+1) - 1/x until x >= 10 (double) or 6
 // (float), then the asymptotic series ln x - 1/(2x) - sum_k B_2k / (2k x^2k) through x^-14; the first omitted
 // term is 3617/(8160 x^16) <= 4.5e-17 at x = 10 (1.6e-13 at 6), so results are accurate to rounding (~1e-15

@@ -397,6 +397,43 @@ __attribute__((target("avx2"))) void gamma_poisson_avx2(T* out, const T* shape, 
         out[i] = (T)philox::gamma_poisson_draw((double)shape[i], (double)rate[i], seed, stream, offset + (uint64_t)i);
 }
 
+// ---------------------------------------------------------------------------- the likelihood's NB counts
+// rng_nb_counts_fill (rng.h) a chunk of kNbChunk at a time: the chunk's parameters (shape (T) c, rate (T) max(c / (mu
+// + 1e-4), 1e-6), kernels/cpu/nb.h nb_gamma_rate) in lanes into buffers, row segment by row segment, then the
+// gamma-Poisson lanes over them. Returns the index of the first element with invalid parameters, or -1.
+template <class T>
+__attribute__((target("avx2"))) int64_t nb_counts_avx2(T* out, const T* mean, const double* c, int64_t G, int64_t g0,
+                                                       int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
+    T shape[kNbChunk], rate[kNbChunk];
+    int64_t first_bad = -1, g = g0;
+    for (int64_t c0 = 0; c0 < n; c0 += kNbChunk) {
+        const int len = (int)std::min<int64_t>(kNbChunk, n - c0);
+        const T* mu = mean + c0;
+        for (int k = 0; k < len;) {
+            const int run = (int)std::min<int64_t>(len - k, G - g);  // genes g .. g + run - 1 of one row
+            int j = 0;
+            for (; j + 4 <= run; j += 4) {
+                const V cv = _mm256_loadu_pd(c + g + j);
+                const V m = load(mu + k + j);
+                const V q = div(cv, add(m, set1(kNbMuShift)));
+                const V finite = _mm256_cmp_pd(sub(m, m), set1(0.0), _CMP_EQ_OQ);  // m - m is NaN for inf, NaN
+                store(shape + k + j, cv);
+                store(rate + k + j, select(finite, select(lt(q, set1(kNbMinRate)), set1(kNbMinRate), q), sub(m, m)));
+            }
+            for (; j < run; ++j) nb_counts_params(c[g + j], mu[k + j], &shape[k + j], &rate[k + j]);
+            k += run;
+            g += run;
+            if (g == G) g = 0;
+        }
+        if (first_bad < 0) {
+            const int64_t b = rng_first_bad_gamma(shape, rate, len);
+            if (b >= 0) first_bad = c0 + b;
+        }
+        gamma_poisson_avx2(out + c0, shape, rate, len, seed, stream, offset + (uint64_t)c0);
+    }
+    return first_bad;
+}
+
 // ---------------------------------------------------------------------------- float uniforms and normals
 using F = __m256;  // eight float lanes
 
@@ -523,6 +560,17 @@ void gamma_poisson_fill(T* out, const T* shape, const T* rate, int64_t n, uint64
     rng_gamma_poisson_fill<T>(out, shape, rate, n, seed, stream, offset);
 }
 
+template <class T>
+int64_t nb_counts_fill(T* out, const T* mean, const double* c, int64_t G, int64_t g0, int64_t n, uint64_t seed,
+                       uint64_t stream, uint64_t offset) {
+#ifdef GPO_RNG_AVX2
+    if (g_build.avx2()) return nb_counts_avx2(out, mean, c, G, g0, n, seed, stream, offset);
+#endif
+    const int64_t bad = rng_first_bad_nb_counts(mean, c, G, g0, n);
+    rng_nb_counts_fill<T>(out, mean, c, G, g0, n, seed, stream, offset);
+    return bad;
+}
+
 }  // namespace
 
 void rng_uniform_fill_lanes(float* out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
@@ -569,6 +617,15 @@ void rng_gamma_poisson_fill_lanes(float* out, const float* shape, const float* r
 void rng_gamma_poisson_fill_lanes(double* out, const double* shape, const double* rate, int64_t n, uint64_t seed,
                                   uint64_t stream, uint64_t offset) {
     gamma_poisson_fill(out, shape, rate, n, seed, stream, offset);
+}
+
+int64_t rng_nb_counts_fill_lanes(float* out, const float* mean, const double* c, int64_t G, int64_t g0, int64_t n,
+                                 uint64_t seed, uint64_t stream, uint64_t offset) {
+    return nb_counts_fill(out, mean, c, G, g0, n, seed, stream, offset);
+}
+int64_t rng_nb_counts_fill_lanes(double* out, const double* mean, const double* c, int64_t G, int64_t g0, int64_t n,
+                                 uint64_t seed, uint64_t stream, uint64_t offset) {
+    return nb_counts_fill(out, mean, c, G, g0, n, seed, stream, offset);
 }
 
 const char* rng_lanes_build() { return g_build.name(); }

@@ -1,6 +1,6 @@
-// Uniform, normal, gamma, Poisson and gamma-Poisson fills computed four (eight for float uniforms and normals)
-// elements at a time in AVX2 lanes, bit-identical to the per-element reference (kernels/cpu/rng.h, which runs
-// kernels/philox.h's draws one element at a time).
+// Uniform, normal, gamma, Poisson, gamma-Poisson and NB-count fills computed four (eight for float uniforms and
+// normals) elements at a time in AVX2 lanes, bit-identical to the per-element reference (kernels/cpu/rng.h, which
+// runs kernels/philox.h's draws one element at a time).
 //
 // Each group of four elements runs the common path of the two samplers side by side: the Philox block 0 of every
 // element, the first Marsaglia-Tsang proposal accepted by the squeeze (gamma), the multiplication method over up
@@ -43,6 +43,15 @@ void rng_gamma_poisson_fill_lanes(float* out, const float* shape, const float* r
                                   uint64_t stream, uint64_t offset);
 void rng_gamma_poisson_fill_lanes(double* out, const double* shape, const double* rate, int64_t n, uint64_t seed,
                                   uint64_t stream, uint64_t offset);
+
+// out (n) = counts of the likelihood's negative binomial with mean mean[i] and concentration c[(g0 + i) % G] (G
+// genes per row; element i starts at gene g0) with counter index offset + i; the values of rng_nb_counts_fill
+// (rng.h). The parameters are computed a chunk at a time beside the draw, never stored whole. Returns the index of
+// the first element with invalid parameters (its count is NaN), or -1.
+int64_t rng_nb_counts_fill_lanes(float* out, const float* mean, const double* c, int64_t G, int64_t g0, int64_t n,
+                                 uint64_t seed, uint64_t stream, uint64_t offset);
+int64_t rng_nb_counts_fill_lanes(double* out, const double* mean, const double* c, int64_t G, int64_t g0, int64_t n,
+                                 uint64_t seed, uint64_t stream, uint64_t offset);
 
 // Which build the fills above run: "avx2" or "baseline" (the per-element reference). `force` (tests): "baseline"
 // makes them run the reference from now on, "" restores the automatic choice.

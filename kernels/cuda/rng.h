@@ -17,5 +17,10 @@ int64_t rng_poisson_fill(float* out, const float* rate, int64_t n, uint64_t seed
 // returns the number of elements with invalid parameters, as rng_gamma_fill.
 int64_t rng_gamma_poisson_fill(float* out, const float* shape, const float* rate, int64_t n, uint64_t seed,
                                uint64_t stream, uint64_t offset);
+// out (n) = counts of the NB likelihood with means mean (n) and concentrations c_host (G, host memory, copied to
+// the device), gene i % G (kernels/cpu/rng.h rng_nb_counts_fill with g0 = 0); returns the number of elements with
+// invalid gamma parameters, as rng_gamma_fill.
+int64_t rng_nb_counts_fill(float* out, const float* mean, const double* c_host, int64_t G, int64_t n, uint64_t seed,
+                           uint64_t stream, uint64_t offset);
 
 }  // namespace gpo::cuda

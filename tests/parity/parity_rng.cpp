@@ -1,6 +1,9 @@
-// CUDA-vs-CPU parity of the RNG fills (engine/rng.h) at odd sizes and at a large offset: uniform, normal, Poisson and
-// gamma-Poisson must be bit-identical; gamma is bit-identical by construction too (kernels/philox.h: the same IEEE-only
-// double arithmetic on both sides), and is checked against the documented guarantee of 1e-5 relative.
+// CUDA-vs-CPU parity of the RNG fills (engine/rng.h) at odd sizes and at a large offset: uniform, normal, Poisson,
+// gamma-Poisson and the NB counts must be bit-identical; gamma is bit-identical by construction too
+// (kernels/philox.h: the same IEEE-only double arithmetic on both sides), and is checked against the documented
+// guarantee of 1e-5 relative.
+#include <cmath>
+
 #include "engine/rng.h"
 #include "tests/harness.h"
 
@@ -80,6 +83,25 @@ TEST(ParityRng, GammaPoissonBitIdentical) {
         }
 }
 
+TEST(ParityRng, NbCountsBitIdentical) {
+    GPO_REQUIRE_CUDA_OR_SKIP();
+    const int64_t G = 37;
+    std::vector<double> c(G);
+    for (int64_t g = 0; g < G; ++g) c[g] = 0.1 + 0.2 * (double)g;  // 0.1 .. 7.3
+    for (int64_t rows : {1, 7, 1000})
+        for (uint64_t off : kOffsets) {
+            // Means from 0.001 to 60: both the inversion and the two-stage draw. The parameters are formed from the
+            // same double arithmetic on both sides (kernels/cpu/rng.h nb_counts_params), then as gamma_poisson: exact.
+            Tensor mean = random_tensor({rows, G}, DType::F32, 36, 0.001, 60.0);
+            Tensor cpu_out = Tensor::empty({rows, G}, DType::F32), gpu_out = Tensor::empty({rows, G}, DType::F32,
+                                                                                           Device::CUDA);
+            rng_nb_counts(cpu_out, mean, c, kKey, off);
+            rng_nb_counts(gpu_out, mean.to(Device::CUDA), c, kKey, off);
+            test::expect_close("nb_counts rows=" + std::to_string(rows) + " offset=" + std::to_string(off),
+                               cpu_out.to_vector(), gpu_out.to_vector(), {0.0, 0.0});
+        }
+}
+
 TEST(ParityRng, InvalidParametersThrowOnCuda) {
     GPO_REQUIRE_CUDA_OR_SKIP();
     Tensor out = Tensor::empty({3}, DType::F32, Device::CUDA);
@@ -89,6 +111,8 @@ TEST(ParityRng, InvalidParametersThrowOnCuda) {
     EXPECT_THROW(rng_gamma(out, good, bad, kKey, 0), Error);
     EXPECT_THROW(rng_poisson(out, bad, kKey, 0), Error);
     EXPECT_THROW(rng_gamma_poisson(out, bad, good, kKey, 0), Error);
+    Tensor nan_mean = Tensor::from_vector({3}, {1.0, std::nan(""), 2.0}, DType::F32).to(Device::CUDA);
+    EXPECT_THROW(rng_nb_counts(out, nan_mean, {1.0, 1.0, 1.0}, kKey, 0), Error);
     // After a rejected call the next valid one still works (the device counter is reset per call).
     EXPECT_NO_THROW(rng_gamma(out, good, good, kKey, 0));
     EXPECT_NO_THROW(rng_poisson(out, good, kKey, 0));

@@ -72,6 +72,14 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
     EXPECT_EQ(rep["split"], "test");
     EXPECT_EQ(rep["cells"]["perturbations"].get<int>(), 25);
     EXPECT_TRUE(rep["iwelbo"]["mean"].is_number());
+    // Stage times: every stage, none negative, together no more than the whole evaluation.
+    double staged = 0;
+    for (const char* st : {"scope", "data_ate", "model_ate", "baselines", "cell_eval", "metric_tables", "iwelbo"}) {
+        ASSERT_TRUE(rep["stage_seconds"].contains(st)) << st;
+        EXPECT_GE(rep["stage_seconds"][st].get<double>(), 0.0) << st;
+        staged += rep["stage_seconds"][st].get<double>();
+    }
+    EXPECT_LE(staged, rep["seconds"].get<double>());
     for (const char* k : {"ate_pearson", "ate_pearson_top20", "ate_r2", "jaccard_top20", "ate_pearson_delta",
                           "ate_mse_top20", "ate_pearson_profile_top20", "ate_overlap_top20", "ate_discrimination_l1",
                           "pearson_delta", "mse", "mae", "mse_delta", "mae_delta", "discrimination_score_l1",

@@ -173,12 +173,12 @@ void rng_nb_counts(Tensor& out, const Tensor& mean, const std::vector<double>& c
                 if (first_bad.compare_exchange_weak(cur, lo + b)) break;
         });
         const int64_t i = first_bad.load();
-        GPO_CHECK(i == n, "op rng_nb_counts: element " << i << " of " << out.describe() << " has mean " << mu[i]
-                                                       << " and concentration " << concentration[i % G]
-                                                       << ", i.e. gamma shape " << (T)concentration[i % G]
-                                                       << " and rate " << cpu::nb_gamma_rate(concentration[i % G],
-                                                                                             (double)mu[i])
-                                                       << need);
+        if (i == n) return;
+        T shape, rate;
+        cpu::nb_counts_params(concentration[i % G], mu[i], &shape, &rate);
+        GPO_FAIL("op rng_nb_counts: element " << i << " of " << out.describe() << " has mean " << mu[i]
+                                              << " and concentration " << concentration[i % G] << ", i.e. gamma shape "
+                                              << shape << " and rate " << rate << need);
     });
 }
 

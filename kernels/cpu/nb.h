@@ -20,7 +20,7 @@ constexpr double kNbMuShift = 1e-4;  // mu' = mu + 1e-4 (the decoder's shift)
 constexpr double kNbMinRate = 1e-6;  // r = max(c / mu', 1e-6)
 
 // The gamma rate of this likelihood's Gamma-Poisson for mean mu and concentration c, in double: max(c / (mu + 1e-4),
-// 1e-6), NaN staying NaN (as std::max(q, 1e-6)). What sampling the likelihood draws from (nb_counts_draw in
+// 1e-6), NaN staying NaN (as std::max(q, 1e-6)). What sampling the likelihood draws from (nb_counts_params in
 // kernels/cpu/rng.h); nb_term evaluates the same formula in its own type.
 GPO_NB_HD inline double nb_gamma_rate(double c, double mu) {
     const double q = c / (mu + kNbMuShift);

@@ -60,7 +60,8 @@ void rng_gamma_poisson_fill(T* out, const T* shape, const T* rate, int64_t n, ui
 // Counts of the likelihood's negative binomial (kernels/cpu/nb.h): element i, gene g = (g0 + i) % G, draws
 // Poisson(Gamma(shape, rate)) as rng_gamma_poisson_fill with shape = (T) c[g] and rate = (T) nb_gamma_rate(c[g],
 // mean[i]), the parameters rounded once to T; a mean that is not finite gives a NaN rate (an infinite one would
-// otherwise clamp to rate 1e-6). Invalid parameters give NaN counts (philox::gamma_params_ok).
+// otherwise clamp to rate 1e-6). Invalid parameters give NaN counts (philox::gamma_params_ok); the fill returns the
+// index of the first such element, or -1.
 template <class T>
 GPO_NB_HD inline void nb_counts_params(double c, T mean, T* shape, T* rate) {
     const double mu = (double)mean;
@@ -68,13 +69,16 @@ GPO_NB_HD inline void nb_counts_params(double c, T mean, T* shape, T* rate) {
     *rate = mu - mu == 0.0 ? (T)nb_gamma_rate(c, mu) : (T)philox::double_of(0x7FF8000000000000ull);
 }
 template <class T>
-void rng_nb_counts_fill(T* out, const T* mean, const double* c, int64_t G, int64_t g0, int64_t n, uint64_t seed,
-                        uint64_t stream, uint64_t offset) {
+int64_t rng_nb_counts_fill(T* out, const T* mean, const double* c, int64_t G, int64_t g0, int64_t n, uint64_t seed,
+                           uint64_t stream, uint64_t offset) {
+    int64_t first_bad = -1;
     for (int64_t i = 0, g = g0; i < n; ++i, g = g + 1 == G ? 0 : g + 1) {
         T shape, rate;
         nb_counts_params(c[g], mean[i], &shape, &rate);
+        if (first_bad < 0 && !philox::gamma_params_ok((double)shape, (double)rate)) first_bad = i;
         out[i] = (T)philox::gamma_poisson_draw((double)shape, (double)rate, seed, stream, offset + (uint64_t)i);
     }
+    return first_bad;
 }
 
 // Index of the first element with invalid parameters, or -1 (gamma: shape, rate > 0 finite; Poisson: rate >= 0
@@ -83,15 +87,6 @@ template <class T>
 int64_t rng_first_bad_gamma(const T* shape, const T* rate, int64_t n) {
     for (int64_t i = 0; i < n; ++i)
         if (!philox::gamma_params_ok((double)shape[i], (double)rate[i])) return i;
-    return -1;
-}
-template <class T>
-int64_t rng_first_bad_nb_counts(const T* mean, const double* c, int64_t G, int64_t g0, int64_t n) {
-    for (int64_t i = 0, g = g0; i < n; ++i, g = g + 1 == G ? 0 : g + 1) {
-        T shape, rate;
-        nb_counts_params(c[g], mean[i], &shape, &rate);
-        if (!philox::gamma_params_ok((double)shape, (double)rate)) return i;
-    }
     return -1;
 }
 template <class T>

@@ -1,6 +1,7 @@
-// Uniform, normal, gamma, Poisson and gamma-Poisson fills in AVX2 lanes (four doubles, or eight floats for uniforms and
-// normals), and the dispatch (see rng_lanes.h). Every vector function below repeats, operation for operation, a piece
-// of kernels/philox.h; keep them in step (tests/test_rng_lanes.cpp compares every value bit for bit).
+// Uniform, normal, gamma, Poisson, gamma-Poisson and NB-count fills in AVX2 lanes (four doubles, or eight floats for
+// uniforms and normals), and the dispatch (see rng_lanes.h). Every vector function below repeats, operation for
+// operation, a piece of kernels/philox.h or kernels/cpu/rng.h; keep them in step (tests/test_rng_lanes.cpp and
+// tests/test_rng.cpp compare the values bit for bit).
 #include "kernels/cpu/rng_lanes.h"
 
 #include <algorithm>
@@ -566,9 +567,7 @@ int64_t nb_counts_fill(T* out, const T* mean, const double* c, int64_t G, int64_
 #ifdef GPO_RNG_AVX2
     if (g_build.avx2()) return nb_counts_avx2(out, mean, c, G, g0, n, seed, stream, offset);
 #endif
-    const int64_t bad = rng_first_bad_nb_counts(mean, c, G, g0, n);
-    rng_nb_counts_fill<T>(out, mean, c, G, g0, n, seed, stream, offset);
-    return bad;
+    return rng_nb_counts_fill<T>(out, mean, c, G, g0, n, seed, stream, offset);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "engine/check.h"
 #include "engine/data/stats.h"
+#include "engine/eval/distances.h"
 #include "engine/eval/group_columns.h"
 #include "engine/eval/metrics.h"
 #include "engine/parallel.h"
@@ -114,43 +115,6 @@ void set_means(CellEvalMetrics& out) {
 
 }  // namespace
 
-namespace {
-
-struct DistanceSums {
-    double l1 = 0, l2 = 0, dot = 0, nu = 0, nv = 0;
-};
-
-// Sums over genes g != skip of |u - v|, (u - v)^2, u.v, u^2 and v^2, in 8 interleaved partial sums (so the compiler
-// can keep them in vector registers) added in a fixed order: the result depends on the sizes only.
-DistanceSums distance_sums(const std::vector<double>& u, const std::vector<double>& v, int64_t skip) {
-    constexpr int L = 8;
-    double l1[L] = {}, l2[L] = {}, dot[L] = {}, nu[L] = {}, nv[L] = {};
-    auto range = [&](int64_t g0, int64_t g1) {
-        const double *a = u.data(), *b = v.data();
-        int64_t g = g0;
-        for (; g + L <= g1; g += L)
-            for (int l = 0; l < L; ++l) {
-                const double x = a[g + l], y = b[g + l], d = x - y;
-                l1[l] += std::fabs(d), l2[l] += d * d, dot[l] += x * y, nu[l] += x * x, nv[l] += y * y;
-            }
-        for (int l = 0; g < g1; ++g, ++l) {
-            const double x = a[g], y = b[g], d = x - y;
-            l1[l] += std::fabs(d), l2[l] += d * d, dot[l] += x * y, nu[l] += x * x, nv[l] += y * y;
-        }
-    };
-    const int64_t n = (int64_t)u.size();
-    if (skip < 0 || skip >= n) {
-        range(0, n);
-    } else {
-        range(0, skip);
-        range(skip + 1, n);
-    }
-    DistanceSums s;
-    for (int l = 0; l < L; ++l) s.l1 += l1[l], s.l2 += l2[l], s.dot += dot[l], s.nu += nu[l], s.nv += nv[l];
-    return s;
-}
-
-}  // namespace
 
 CellEvalMetrics cell_eval_metrics(const std::map<std::string, std::vector<double>>& real,
                                   const std::map<std::string, std::vector<double>>& pred, const std::string& control,
@@ -165,17 +129,18 @@ CellEvalMetrics cell_eval_metrics(const std::map<std::string, std::vector<double
     }
     const size_t P = out.perts.size(), G = gene_names.size();
     const std::vector<double>&rc = real.at(control), &pc = pred.at(control);
-    std::vector<std::vector<double>> real_eff(P, std::vector<double>(G)), pred_eff(P, std::vector<double>(G));
+    std::vector<double> real_eff(P * G), pred_eff(P * G);  // (P, G) row-major
     for (size_t i = 0; i < P; ++i) {
         const std::vector<double>&rp = real.at(out.perts[i]), &pp = pred.at(out.perts[i]);
+        double *re = real_eff.data() + i * G, *pe = pred_eff.data() + i * G;
         double se = 0, ae = 0, sed = 0, aed = 0;
         for (size_t g = 0; g < G; ++g) {
-            real_eff[i][g] = rp[g] - rc[g];
-            pred_eff[i][g] = pp[g] - pc[g];
-            double d = pp[g] - rp[g], dd = pred_eff[i][g] - real_eff[i][g];
+            re[g] = rp[g] - rc[g];
+            pe[g] = pp[g] - pc[g];
+            double d = pp[g] - rp[g], dd = pe[g] - re[g];
             se += d * d, ae += std::fabs(d), sed += dd * dd, aed += std::fabs(dd);
         }
-        out.per_pert["pearson_delta"].push_back(pearson(pred_eff[i], real_eff[i]));
+        out.per_pert["pearson_delta"].push_back(pearson(pe, re, (int64_t)G));
         out.per_pert["mse"].push_back(se / (double)G);
         out.per_pert["mae"].push_back(ae / (double)G);
         out.per_pert["mse_delta"].push_back(sed / (double)G);
@@ -184,31 +149,19 @@ CellEvalMetrics cell_eval_metrics(const std::map<std::string, std::vector<double
     // Discrimination: distance from p's predicted effect to every real effect, without the gene named p.
     std::map<std::string, int64_t> gene_index;
     for (size_t g = 0; g < G; ++g) gene_index.emplace(gene_names[g], (int64_t)g);
-    std::vector<std::array<std::vector<double>, 3>> dist(P);  // dist[i][metric][j]
-    parallel_for((int64_t)P, [&](int64_t i) {
-        const auto it = gene_index.find(out.perts[(size_t)i]);
-        const int64_t skip = it == gene_index.end() ? -1 : it->second;
-        for (auto& d : dist[(size_t)i]) d.resize(P);
-        for (size_t j = 0; j < P; ++j) {
-            const DistanceSums s = distance_sums(real_eff[j], pred_eff[(size_t)i], skip);
-            // sklearn's cosine distance: 1 - u.v / (|u| |v|), 1 when either vector is zero, clipped to [0, 2].
-            dist[(size_t)i][0][j] = s.l1;
-            dist[(size_t)i][1][j] = std::sqrt(s.l2);
-            dist[(size_t)i][2][j] = s.nu > 0 && s.nv > 0 ? std::clamp(1.0 - s.dot / std::sqrt(s.nu * s.nv), 0.0, 2.0) : 1.0;
-        }
-    });
-    const char* names[3] = {"l1", "l2", "cosine"};
-    for (int metric = 0; metric < 3; ++metric) {
-        for (size_t i = 0; i < P; ++i) {
-            const std::vector<double>& d = dist[i][(size_t)metric];
-            // p's position in the ascending order of the distances; equal distances keep their order (a stable sort;
-            // numpy's default argsort leaves ties unordered, so cell-eval's value is arbitrary there; distances of
-            // real data do not tie, a constant prediction's do).
-            size_t rank = 0;
-            for (size_t j = 0; j < P; ++j) rank += d[j] < d[i] || (d[j] == d[i] && j < i);
-            out.per_pert[std::string("discrimination_score_") + names[metric]].push_back(1.0 - (double)rank / (double)P);
-        }
+    std::vector<int64_t> skip(P, -1);
+    for (size_t i = 0; i < P; ++i) {
+        const auto it = gene_index.find(out.perts[i]);
+        if (it != gene_index.end()) skip[i] = it->second;
     }
+    // p's position in the ascending order of the distances; equal distances keep their order (a stable sort; numpy's
+    // default argsort leaves ties unordered, so cell-eval's value is arbitrary there; distances of real data do not
+    // tie, a constant prediction's do).
+    const EffectDistances dist =
+        effect_distances(pred_eff.data(), (int64_t)P, real_eff.data(), (int64_t)P, (int64_t)G, skip, false);
+    out.per_pert["discrimination_score_l1"] = discrimination_scores(dist.l1, (int64_t)P);
+    out.per_pert["discrimination_score_l2"] = discrimination_scores(dist.l2, (int64_t)P);
+    out.per_pert["discrimination_score_cosine"] = discrimination_scores(dist.cosine, (int64_t)P);
     set_means(out);
     return out;
 }

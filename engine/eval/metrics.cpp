@@ -9,6 +9,7 @@
 
 #include "engine/check.h"
 #include "engine/data/stats.h"
+#include "engine/eval/distances.h"
 
 namespace gpo::eval {
 
@@ -213,19 +214,9 @@ std::vector<double> discrimination_score_l1(const Mat& pred, const Mat& real, co
               "discrimination_score_l1: pred effects (" << pred.rows << ", " << pred.cols << "), real effects ("
                                                         << real.rows << ", " << real.cols << "), "
                                                         << exclude.size() << " excluded columns do not match");
-    const int64_t P = pred.rows, G = pred.cols;
-    std::vector<double> score(P);
-    for (int64_t p = 0; p < P; ++p) {
-        std::vector<double> d(P, 0.0);
-        for (int64_t q = 0; q < P; ++q)
-            for (int64_t g = 0; g < G; ++g)
-                if (g != exclude[p]) d[q] += std::fabs(real.at(q, g) - pred.at(p, g));
-        // rank = position of p in the stable ascending order = #{q: d_q < d_p} + #{q < p: d_q == d_p}
-        int64_t rank = 0;
-        for (int64_t q = 0; q < P; ++q) rank += (d[q] < d[p]) || (d[q] == d[p] && q < p);
-        score[p] = 1.0 - (double)rank / (double)P;
-    }
-    return score;
+    const EffectDistances d = effect_distances(pred.data.data(), pred.rows, real.data.data(), real.rows, pred.cols,
+                                               exclude, true);
+    return discrimination_scores(d.l1, pred.rows);
 }
 
 std::vector<int64_t> ranked_significant(const std::vector<double>& fdr, const std::vector<double>& lfc,

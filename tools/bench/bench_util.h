@@ -19,7 +19,8 @@ inline std::vector<std::function<void()>>& registrations() {
     return r;
 }
 
-// Registers `body(dev)` as a timed function for each device. body returns the work done per call.
+// Registers `body(dev)` as a timed function for each device (the CPU alone when cpu_only: code with no CUDA
+// build, such as evaluation's metrics). body returns the work done per call.
 struct Work {
     double flops = 0;  // floating-point operations per iteration
     double bytes = 0;  // bytes moved per iteration
@@ -28,10 +29,10 @@ struct Work {
 // run: performs one iteration on `dev` (the setup happens in `setup`, untimed).
 using SetupFn = std::function<std::function<void()>(Device dev)>;
 
-inline void add(const std::string& name, const std::string& shape, Work work, SetupFn setup) {
+inline void add(const std::string& name, const std::string& shape, Work work, SetupFn setup, bool cpu_only = false) {
     registrations().push_back([=] {
         std::vector<Device> devs = {Device::CPU};
-        if (cuda_available()) devs.push_back(Device::CUDA);
+        if (cuda_available() && !cpu_only) devs.push_back(Device::CUDA);
         for (Device dev : devs) {
             std::string full = name + "/" + device_name(dev) + "/" + shape;
             benchmark::RegisterBenchmark(full.c_str(), [=](benchmark::State& st) {

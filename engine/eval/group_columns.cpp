@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "engine/check.h"
+#include "engine/parallel.h"
 
 namespace gpo::eval {
 
@@ -15,20 +16,23 @@ GroupColumns::GroupColumns(int64_t groups, int64_t genes)
 }
 
 void GroupColumns::finish() {
-    for (size_t g = 0; g < pending_.size(); ++g) {
-        std::vector<Entry>& p = pending_[g];
+    for (const std::vector<Entry>& p : pending_)
         GPO_CHECK(p.size() < std::numeric_limits<uint32_t>::max(), "group columns: a group has " << p.size() << " values");
-        std::sort(p.begin(), p.end(), [](const Entry& x, const Entry& y) {
-            return x.gene != y.gene ? x.gene < y.gene : x.value < y.value;
-        });
+    parallel_for((int64_t)pending_.size(), [&](int64_t gi) {  // groups are independent
+        const size_t g = (size_t)gi;
+        std::vector<Entry>& p = pending_[g];
+        // Bucketed by gene (a counting sort, in entry order), then each gene's values sorted: gene-major, ascending.
         std::vector<uint32_t>& off = offsets_[g];
         off.assign((size_t)G_ + 1, 0);
         for (const Entry& e : p) ++off[(size_t)e.gene + 1];
         for (int64_t k = 0; k < G_; ++k) off[(size_t)k + 1] += off[(size_t)k];
+        std::vector<uint32_t> fill(off.begin(), off.end() - 1);
         values_[g].resize(p.size());
-        for (size_t i = 0; i < p.size(); ++i) values_[g][i] = p[i].value;
+        for (const Entry& e : p) values_[g][fill[(size_t)e.gene]++] = e.value;
+        for (int64_t k = 0; k < G_; ++k)
+            std::sort(values_[g].begin() + off[(size_t)k], values_[g].begin() + off[(size_t)k + 1]);
         std::vector<Entry>().swap(p);
-    }
+    });
 }
 
 const double* GroupColumns::begin(int64_t group, int64_t gene) const {
@@ -65,15 +69,16 @@ RankSum rank_sum(const GroupColumns& c, int64_t a, int64_t b, int64_t gene, doub
     r.tie = t0 * t0 * t0 - t0 + b_tie;
     // Each distinct non-zero value of a: its block holds ca of a's and cb of b's values, after t0 zeros, the
     // i smaller values of a and the smaller values of b.
-    for (const double* v = a0; v != a1;) {
+    // a's distinct values ascend, so each search in b starts where the last one ended.
+    for (const double *v = a0, *from = b0; v != a1;) {
         const double* w = std::upper_bound(v, a1, *v);
-        const double* lo = std::lower_bound(b0, b1, *v);
+        const double* lo = std::lower_bound(from, b1, *v);
         const double* hi = std::upper_bound(lo, b1, *v);
         const double ca = (double)(w - v), cb = (double)(hi - lo), t = ca + cb;
         const double pos = t0 + (double)(v - a0) + (double)(lo - b0);
         r.r1 += ca * (pos + (t + 1.0) / 2.0);
         r.tie += (t * t * t - t) - (cb * cb * cb - cb);
-        v = w;
+        v = w, from = hi;
     }
     return r;
 }

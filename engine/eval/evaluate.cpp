@@ -689,11 +689,12 @@ struct Iwelbo {
     int particles = 0;
 };
 
-// The split's cells (in the loader's order) grouped by label, then cut into batches: the models draw the masks and
-// embeddings of the perturbations present in a batch for every particle, so a batch of one or two labels draws and
-// encodes one or two rows instead of one per cell (at the reference scale ~24 rows of T = 1,546 for each of 100
-// particles). Each cell's estimate has the same distribution either way (its global latents are drawn from the
-// guide, shared by the batch's cells of the same label); only which cells share draws changes.
+// The split's cells (in the loader's order) grouped by label, then cut into batches: the models draw and encode the
+// masks and embeddings of the perturbations present in a batch for every particle, so a batch of one or two labels
+// does one or two rows instead of one per cell (at the reference scale ~24 rows of T = 1,546 for each of 100
+// particles). Those draws are counter-based by perturbation row (the same in every batch: the global variables are
+// drawn once for the whole evaluation, docs/model.md §7), so grouping leaves them as they were; a cell's latent
+// noise follows its position in its batch, so that (and with it the IWELBO, within its Monte-Carlo noise) changes.
 std::vector<std::vector<int64_t>> iwelbo_batches(const data::Dataset& ds, int split, int64_t cells_per_batch,
                                                  uint64_t seed) {
     std::vector<int64_t> cells;

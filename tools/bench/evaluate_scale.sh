@@ -5,8 +5,8 @@
 # runs `gpo-engine evaluate` on the test split with the default evaluation settings (2,500 ATE particles, 100
 # IWELBO particles). Every stage's wall time and peak resident memory go to $OUT/evaluate_scale.json (with device,
 # threads and git sha). Used by `make -f Makefile.bench evaluate`. EVAL_SETS adds evaluate overrides, e.g.
-# EVAL_SETS="--set evaluate.ate_particles=100" (the ATE costs ~0.4 s per particle at this scale on 2 cores,
-# docs/performance.md: the default 2,500 take ~16 minutes).
+# EVAL_SETS="--set evaluate.ate_particles=100" (on 2 cores the ATE costs ~0.33 s per particle at this scale and the
+# other stages ~6.5 min, docs/performance.md: ~20 minutes with the default 2,500 particles, ~7 with 100).
 set -euo pipefail
 BUILD=${BUILD:-build}
 OUT=${OUT:-bench_out}

@@ -1,7 +1,7 @@
-// Tiled all-pairs distance sums between predicted and real effects (distances.h). kTile predicted rows at a time,
-// genes in blocks of kBlock: the tile's block (copied, the left-out gene zeroed, with a 0/1 mask beside it) stays in
-// L1 while the same block of every real row streams past; each pair's sums over a block are kLanes interleaved
-// partial sums added in a fixed order, then added to the pair's total block by block. So every value depends on
+// Tiled all-pairs distance sums between predicted and real effects (distances.h). Genes in blocks of kBlock; within
+// a block, kRealGroup real rows at a time (kept in L2) against every tile of kTile predicted rows of a thread's range
+// (the tile's block copied, the left-out gene zeroed, with a 0/1 mask beside it, in L1). Each pair's sums over a
+// block are kLanes interleaved partial sums added in a fixed order, then added to the pair's total block by block. So every value depends on
 // the shapes only: not on the thread count, nor on the build (the AVX2 build has no FMA contraction).
 #include "engine/eval/distances.h"
 
@@ -61,7 +61,7 @@ inline void finish_pair_sums(Lanes& a, const double (*p)[kBlock], const double (
 }
 
 template <bool kL1Only>
-void block_sums(const double (*p)[kBlock], const double (*m)[kBlock], const double* real, int64_t j1, int64_t j0,
+void block_sums(const double (*p)[kBlock], const double (*m)[kBlock], const double* real, int64_t j0, int64_t j1,
                 int64_t Q, int64_t G, int64_t g0, int64_t g1, double* l1, double* sq, double* dot, double* nu) {
     const int64_t n = g1 - g0;
     for (int64_t j = j0; j < j1; ++j) {
@@ -81,7 +81,7 @@ void block_sums(const double (*p)[kBlock], const double (*m)[kBlock], const doub
 // accumulators), all four rows for L1 alone.
 template <bool kL1Only>
 __attribute__((target("avx2"))) void block_sums_avx2(const double (*p)[kBlock], const double (*m)[kBlock],
-                                                     const double* real, int64_t j1, int64_t j0, int64_t Q, int64_t G,
+                                                     const double* real, int64_t j0, int64_t j1, int64_t Q, int64_t G,
                                                      int64_t g0, int64_t g1, double* l1, double* sq, double* dot,
                                                      double* nu) {
     const int64_t n = g1 - g0, whole = n / kLanes * kLanes;
@@ -154,7 +154,7 @@ void all_tiles(BlockSums block, const double* pred, int64_t P, const double* rea
                 for (int64_t tile = t0; tile < t1; ++tile) {
                     const int64_t i0 = tile * kTile, at = i0 * Q;
                     copy_tile(p, m, pred, P, i0, G, g0, g1, skip, nv ? nv + i0 : nullptr, nv && j0 == 0);
-                    block(p, m, real, std::min(Q, j0 + kRealGroup), j0, Q, G, g0, g1, l1 + at, sq ? sq + at : nullptr,
+                    block(p, m, real, j0, std::min(Q, j0 + kRealGroup), Q, G, g0, g1, l1 + at, sq ? sq + at : nullptr,
                           dot ? dot + at : nullptr, nu ? nu + at : nullptr);
                 }
         }

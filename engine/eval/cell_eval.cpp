@@ -2,7 +2,6 @@
 #include "engine/eval/cell_eval.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <iterator>
 #include <numeric>
@@ -114,7 +113,6 @@ void set_means(CellEvalMetrics& out) {
 }
 
 }  // namespace
-
 
 CellEvalMetrics cell_eval_metrics(const std::map<std::string, std::vector<double>>& real,
                                   const std::map<std::string, std::vector<double>>& pred, const std::string& control,

@@ -18,6 +18,10 @@ std::vector<std::vector<int64_t>> epoch_batches(const Dataset& ds, int split, in
         HostRng rng(seed, 1000000 + epoch);
         for (size_t i = cells.size(); i > 1; --i) std::swap(cells[i - 1], cells[rng.below(i)]);
     }
+    return cut_into_batches(cells, batch_size);
+}
+
+std::vector<std::vector<int64_t>> cut_into_batches(const std::vector<int64_t>& cells, int64_t batch_size) {
     std::vector<std::vector<int64_t>> out;
     for (size_t i = 0; i < cells.size(); i += (size_t)batch_size)
         out.emplace_back(cells.begin() + i, cells.begin() + std::min(cells.size(), i + (size_t)batch_size));

@@ -12,6 +12,8 @@ namespace gpo::data {
 // shuffle is false; cut into batches of batch_size (the last may be smaller; drop_last = false, as the reference).
 std::vector<std::vector<int64_t>> epoch_batches(const Dataset& ds, int split, int64_t batch_size, uint64_t seed,
                                                 uint64_t epoch, bool shuffle);
+// `cells` cut in order into batches of batch_size (the last may be smaller).
+std::vector<std::vector<int64_t>> cut_into_batches(const std::vector<int64_t>& cells, int64_t batch_size);
 
 models::Batch make_batch(const Dataset& ds, const std::vector<int64_t>& cells, int split, DType dtype, Device device);
 // The read-ahead of a batch whose count matrices are on disk (csr.h): the rows make_batch will read for `cells`

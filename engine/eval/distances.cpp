@@ -1,8 +1,9 @@
 // Tiled all-pairs distance sums between predicted and real effects (distances.h). Genes in blocks of kBlock; within
 // a block, kRealGroup real rows at a time (kept in L2) against every tile of kTile predicted rows of a thread's range
 // (the tile's block copied, the left-out gene zeroed, with a 0/1 mask beside it, in L1). Each pair's sums over a
-// block are kLanes interleaved partial sums added in a fixed order, then added to the pair's total block by block. So every value depends on
-// the shapes only: not on the thread count, nor on the build (the AVX2 build has no FMA contraction).
+// block are kLanes interleaved partial sums added in a fixed order, then added to the pair's total block by block.
+// So every value depends on the shapes only: not on the thread count, nor on the build (the AVX2 build has no FMA
+// contraction).
 #include "engine/eval/distances.h"
 
 #include <algorithm>
@@ -109,6 +110,7 @@ __attribute__((target("avx2"))) void block_sums_avx2(const double (*p)[kBlock], 
             }
             for (int64_t u = 0; u < kRows; ++u) {
                 _mm256_storeu_pd(a.a1[t0 + u], a1[u]);
+                if (kL1Only) continue;
                 _mm256_storeu_pd(a.a2[t0 + u], a2[u]);
                 _mm256_storeu_pd(a.a3[t0 + u], a3[u]);
                 _mm256_storeu_pd(a.a4[t0 + u], a4[u]);
@@ -173,11 +175,7 @@ EffectDistances effect_distances(const double* pred, int64_t P, const double* re
               "effect distances: " << P << " predicted rows, " << Q << " real rows, " << G << " genes and "
                                    << skip.size() << " left-out genes do not fit");
     EffectDistances out;
-    out.P = P, out.Q = Q;
-    if (P == 0 || Q == 0) {
-        out.l1.clear();
-        return out;
-    }
+    if (P == 0 || Q == 0) return out;
     const size_t padded = (size_t)(((P + kTile - 1) / kTile) * kTile);  // rows of whole tiles
     out.l1.assign(padded * (size_t)Q, 0.0);
     std::vector<double> sq(l1_only ? 0 : out.l1.size()), dot(sq.size()), nu(sq.size()), nv(l1_only ? 0 : padded);

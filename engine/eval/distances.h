@@ -14,7 +14,6 @@ namespace gpo::eval {
 // 1 - r_j.p_i / (|r_j| |p_i|) (1 when either is zero, clipped to [0, 2]), all sums over the genes g != skip[i]
 // (skip[i] < 0 or >= G: none). pred (P, G) and real (Q, G) row-major. l2 and cosine stay empty when l1_only.
 struct EffectDistances {
-    int64_t P = 0, Q = 0;
     std::vector<double> l1, l2, cosine;
 };
 EffectDistances effect_distances(const double* pred, int64_t P, const double* real, int64_t Q, int64_t G,

@@ -689,24 +689,17 @@ struct Iwelbo {
     int particles = 0;
 };
 
-// The split's cells (in the loader's order) grouped by label, then cut into batches: the models draw and encode the
+// The split's cells (in file order) grouped by label, then cut into batches: the models draw and encode the
 // masks and embeddings of the perturbations present in a batch for every particle, so a batch of one or two labels
 // does one or two rows instead of one per cell (at the reference scale ~24 rows of T = 1,546 for each of 100
 // particles). Those draws are counter-based by perturbation row (the same in every batch: the global variables are
 // drawn once for the whole evaluation, docs/model.md §7), so grouping leaves them as they were; a cell's latent
 // noise follows its position in its batch, so that (and with it the IWELBO, within its Monte-Carlo noise) changes.
-std::vector<std::vector<int64_t>> iwelbo_batches(const data::Dataset& ds, int split, int64_t cells_per_batch,
-                                                 uint64_t seed) {
-    std::vector<int64_t> cells;
-    for (const auto& b : data::epoch_batches(ds, split, cells_per_batch, seed, 0, false))
-        cells.insert(cells.end(), b.begin(), b.end());
+std::vector<std::vector<int64_t>> iwelbo_batches(const data::Dataset& ds, int split, int64_t cells_per_batch) {
+    std::vector<int64_t> cells = ds.cells_of_split(split);
     std::stable_sort(cells.begin(), cells.end(),
                      [&](int64_t a, int64_t b) { return ds.labels[(size_t)a] < ds.labels[(size_t)b]; });
-    std::vector<std::vector<int64_t>> batches;
-    for (size_t i = 0; i < cells.size(); i += (size_t)cells_per_batch)
-        batches.emplace_back(cells.begin() + (std::ptrdiff_t)i,
-                             cells.begin() + (std::ptrdiff_t)std::min(cells.size(), i + (size_t)cells_per_batch));
-    return batches;
+    return data::cut_into_batches(cells, cells_per_batch);
 }
 
 Iwelbo test_iwelbo(LoadedModel& m, const Scope& s, bool verbose) {
@@ -719,7 +712,7 @@ Iwelbo test_iwelbo(LoadedModel& m, const Scope& s, bool verbose) {
     // With evaluate.split = all the IWELBO is still a held-out figure: it uses the test split (said in the report).
     iw.split = s.split < 0 ? data::SPLIT_TEST : s.split;
     if (s.split < 0 && verbose) std::fprintf(stderr, "evaluate: the IWELBO uses the test split (evaluate.split = all)\n");
-    const auto batches = iwelbo_batches(ds, iw.split, cells_per_batch, s.seed);
+    const auto batches = iwelbo_batches(ds, iw.split, cells_per_batch);
     std::unique_ptr<io::Progress> bar;
     if (verbose) bar = std::make_unique<io::Progress>("evaluate: IWELBO");
     int64_t done = 0;

@@ -1,7 +1,8 @@
 // Microbenchmark: evaluation's all-pairs effect distances (engine/eval/distances.h) at the reference scale, 1,546
 // perturbations x 8,563 genes: the L1 distances alone (the ATE table's ate_discrimination_l1) and L1, L2 and cosine
 // together (cell-eval's discrimination scores), each once per predictor in `gpo-engine evaluate`. CPU only (the
-// metrics have no CUDA build). FLOPs: 4 per gene and pair for L1 alone ((r - p) m, |.|, +), 11 for all three (d = (r - p) m; |d|, d^2, r p, r^2 m, each added).
+// metrics have no CUDA build). FLOPs per gene and pair: 4 for L1 alone ((r - p) m, |.|, +), 11 for all three
+// (d = (r - p) m; |d|, d^2, r p, r^2 m, each added).
 #include "engine/eval/distances.h"
 #include "tools/bench/bench_util.h"
 

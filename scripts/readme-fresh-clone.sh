@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Clones the committed repository (HEAD) into a temporary folder and runs README command 1 there verbatim, with
 # GPO_MAX_STEPS capping the training (the README does not need it): proves a fresh checkout builds with the default
-# CUDA architectures and trains, using nothing that is not committed. CI runs it. Usage: scripts/readme-fresh-clone.sh
+# CUDA architectures and trains, using nothing that is not committed. For developers' working trees: CI's own clean
+# clone runs command 1 first, which is the same check. Usage: scripts/readme-fresh-clone.sh
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 tmp=$(mktemp -d /tmp/gpo-fresh-clone.XXXXXX)

@@ -32,6 +32,12 @@ void Adam::set_lr_scale(int64_t offset, int64_t n, double scale) {
     std::sort(groups_.begin(), groups_.end(), [](const Group& a, const Group& b) { return a.offset < b.offset; });
 }
 
+void Adam::set_part(int64_t begin, int64_t end) {
+    GPO_CHECK(0 <= begin && begin <= end && end <= m_.numel(),
+              "Adam::set_part: [" << begin << ", " << end << ") of " << m_.numel() << " elements");
+    part_begin_ = begin, part_end_ = end;
+}
+
 void Adam::step(ParamStore& params, double lr) {
     Tensor& p = params.values();
     const Tensor& g = params.grads();
@@ -52,9 +58,11 @@ void Adam::step(ParamStore& params, double lr) {
         at = gr.offset + gr.n;
     }
     if (at < p.numel()) ranges.push_back({at, p.numel() - at, 1.0});
+    const int64_t part_end = part_end_ < 0 ? p.numel() : part_end_;
     for (const Group& r : ranges) {
         const double step_size = lr * r.scale / bc1;
-        const int64_t o = r.offset, n = r.n;
+        const int64_t o = std::max(r.offset, part_begin_), n = std::min(r.offset + r.n, part_end) - o;
+        if (n <= 0) continue;
         if (p.is_cuda()) {
             GPO_CUDA(cuda::adam_step(p.f32() + o, m_.f32() + o, v_.f32() + o, g.f32() + o, n, (float)step_size,
                                      (float)cfg_.beta1, (float)cfg_.beta2, (float)cfg_.eps, (float)cfg_.weight_decay,
@@ -75,37 +83,60 @@ void Adam::to(Device device) {
     v_ = v_.to(device);
 }
 
-double global_l2_norm(const Tensor& x) {
+namespace {
+
+// sum x^2 over elements [begin, end) of a floating tensor (see global_l2_norm).
+double sum_squares_range(const Tensor& x, int64_t begin, int64_t end) {
+    const int64_t n = end - begin;
     if (x.is_cuda()) {
         GPO_CHECK(x.dtype == DType::F32, "global_l2_norm: CUDA tensors must be f32, got " << x.describe());
         double s = 0;
-        GPO_CUDA(s = cuda::sum_squares(x.f32(), x.numel()));
-        return std::sqrt(s);
+        GPO_CUDA(s = cuda::sum_squares(x.f32() + begin, n));
+        return s;
     }
     double s = 0;
     ops::dispatch_cpu(x, "global_l2_norm", [&](auto tag) {
         using T = decltype(tag);
-        s = cpu::sum_squares<T>(x.ptr<T>(), x.numel());
+        s = cpu::sum_squares<T>(x.ptr<T>() + begin, n);
     });
-    return std::sqrt(s);
+    return s;
 }
+
+// Scales elements [begin, end) of g to the clipping coefficient of `total` (torch.nn.utils.clip_grad_norm_:
+// coef = max_norm / (total + 1e-6), clamped to at most 1; applied only when it is below 1, since multiplying by 1
+// changes nothing. A NaN norm makes every gradient NaN, as in torch.)
+void clip_range(Tensor& g, double max_norm, double total, int64_t begin, int64_t end) {
+    const double coef = max_norm / (total + 1e-6);
+    if (coef >= 1.0) return;
+    const int64_t n = end - begin;
+    if (g.is_cuda()) {
+        GPO_CUDA(cuda::scale(g.f32() + begin, (float)coef, n));
+        return;
+    }
+    ops::dispatch_cpu(g, "clip_grad_norm", [&](auto tag) {
+        using T = decltype(tag);
+        cpu::scale<T>(g.ptr<T>() + begin, (T)coef, n);
+    });
+}
+
+}  // namespace
+
+double global_l2_norm(const Tensor& x) { return std::sqrt(sum_squares_range(x, 0, x.numel())); }
 
 double clip_grad_norm(ParamStore& params, double max_norm) {
     Tensor& g = params.grads();
     const double total = global_l2_norm(g);
-    // torch.nn.utils.clip_grad_norm_: coef = max_norm / (total + 1e-6), clamped to at most 1; applied only when
-    // it is below 1 (multiplying by 1 changes nothing). A NaN norm makes every gradient NaN, as in torch.
-    const double coef = max_norm / (total + 1e-6);
-    if (!(coef >= 1.0)) {
-        if (g.is_cuda()) {
-            GPO_CUDA(cuda::scale(g.f32(), (float)coef, g.numel()));
-        } else {
-            ops::dispatch_cpu(g, "clip_grad_norm", [&](auto tag) {
-                using T = decltype(tag);
-                cpu::scale<T>(g.ptr<T>(), (T)coef, g.numel());
-            });
-        }
-    }
+    clip_range(g, max_norm, total, 0, g.numel());
+    return total;
+}
+
+double clip_grad_norm_part(ParamStore& params, double max_norm, int64_t begin, int64_t end,
+                           const std::function<double(double)>& sum_over_ranks) {
+    Tensor& g = params.grads();
+    GPO_CHECK(0 <= begin && begin <= end && end <= g.numel(),
+              "clip_grad_norm_part: [" << begin << ", " << end << ") of " << g.numel() << " elements");
+    const double total = std::sqrt(sum_over_ranks(sum_squares_range(g, begin, end)));
+    clip_range(g, max_norm, total, begin, end);
     return total;
 }
 

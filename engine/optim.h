@@ -3,6 +3,8 @@
 // global-norm gradient clipping (torch clip_grad_norm_: scale by max_norm / (norm + 1e-6) when norm > max_norm).
 // CPU and CUDA kernels; the state lives on the parameters' device.
 #pragma once
+#include <functional>
+
 #include "engine/params.h"
 
 namespace gpo {
@@ -21,6 +23,9 @@ class Adam {
     // Elements [offset, offset + n) of the flat buffers (one parameter entry, e.g. the mask logits) learn at
     // lr * scale (per-parameter-group learning rates, train.mask_lr_scale).
     void set_lr_scale(int64_t offset, int64_t n, double scale);
+    // Several ranks (docs/scaling.md): step updates only elements [begin, end) of the flat buffers, this rank's
+    // part; the other elements of the parameters and of the state are left as they are. The whole buffer by default.
+    void set_part(int64_t begin, int64_t end);
     int64_t steps() const { return step_; }
     Tensor& exp_avg() { return m_; }
     Tensor& exp_avg_sq() { return v_; }
@@ -37,6 +42,7 @@ class Adam {
     };
     AdamConfig cfg_;
     std::vector<Group> groups_;  // ranges with a scale != 1, sorted, disjoint
+    int64_t part_begin_ = 0, part_end_ = -1;  // the elements step updates (end -1: to the end)
     Tensor m_, v_;
     int64_t step_ = 0;
 };
@@ -47,5 +53,9 @@ double global_l2_norm(const Tensor& x);
 
 // Clips the global L2 norm of params.grads() to max_norm; returns the norm before clipping.
 double clip_grad_norm(ParamStore& params, double max_norm);
+// The same for elements [begin, end) of the gradient (a rank's part of the summed gradient): their sum of squares
+// goes through `sum_over_ranks` (the sum over every rank's part) to the global norm, and only they are scaled.
+double clip_grad_norm_part(ParamStore& params, double max_norm, int64_t begin, int64_t end,
+                           const std::function<double(double)>& sum_over_ranks);
 
 }  // namespace gpo

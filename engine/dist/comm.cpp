@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "engine/check.h"
 
@@ -111,6 +112,81 @@ void allreduce_sum(Tensor& t) {
         done += chunk;
     }
     if (t.device != Device::CPU) t.copy_from(host.to(t.device));
+#endif
+}
+
+Part part_of(int64_t n, int rank, int ranks) {
+    GPO_CHECK(n >= 0 && ranks > 0 && rank >= 0 && rank < ranks,
+              "part_of: rank " << rank << " of " << ranks << ", " << n << " elements");
+    return Part{n * rank / ranks, n * (rank + 1) / ranks};
+}
+
+#ifdef GPO_HAVE_MPI
+namespace {
+
+// The MPI view of a flat tensor's parts: element type, size, and every rank's count and displacement (MPI's int).
+struct PartLayout {
+    MPI_Datatype type;
+    size_t elem;
+    std::vector<int> counts, displs;
+};
+
+PartLayout part_layout(const Tensor& t, const char* what) {
+    GPO_CHECK(t.device == Device::CPU && (t.dtype == DType::F32 || t.dtype == DType::F64),
+              what << ": f32 or f64 CPU tensors only, got " << t.describe());
+    GPO_CHECK(t.numel() < (int64_t(1) << 31),
+              what << ": " << t.numel() << " elements; MPI counts are int, at most 2^31 - 1");
+    PartLayout l;
+    l.type = t.dtype == DType::F32 ? MPI_FLOAT : MPI_DOUBLE;
+    l.elem = t.dtype == DType::F32 ? sizeof(float) : sizeof(double);
+    for (int r = 0; r < g_size; ++r) {
+        Part p = part_of(t.numel(), r, g_size);
+        l.counts.push_back((int)(p.end - p.begin));
+        l.displs.push_back((int)p.begin);
+    }
+    return l;
+}
+
+}  // namespace
+#endif
+
+void reduce_scatter_sum(Tensor& t) {
+    if (g_size == 1) return;
+#ifdef GPO_HAVE_MPI
+    PartLayout l = part_layout(t, "reduce_scatter_sum");
+    char* base = static_cast<char*>(t.data());
+    const size_t mine = (size_t)l.counts[(size_t)g_rank] * l.elem;
+    std::vector<char> sum(std::max<size_t>(mine, 1));  // MPI's receive buffer may not alias its send buffer
+    check_mpi(MPI_Reduce_scatter(base, sum.data(), l.counts.data(), l.type, MPI_SUM, MPI_COMM_WORLD),
+              "MPI_Reduce_scatter");
+    std::copy(sum.data(), sum.data() + mine, base + (size_t)l.displs[(size_t)g_rank] * l.elem);
+#endif
+}
+
+void allgather_parts(Tensor& t) {
+    if (g_size == 1) return;
+#ifdef GPO_HAVE_MPI
+    PartLayout l = part_layout(t, "allgather_parts");
+    check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, t.data(), l.counts.data(), l.displs.data(), l.type,
+                             MPI_COMM_WORLD),
+              "MPI_Allgatherv");
+#endif
+}
+
+void gather_parts_to_root(Tensor& t) {
+    if (g_size == 1) return;
+#ifdef GPO_HAVE_MPI
+    PartLayout l = part_layout(t, "gather_parts_to_root");
+    char* base = static_cast<char*>(t.data());
+    const size_t r = (size_t)g_rank;
+    if (g_rank == 0)
+        check_mpi(MPI_Gatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, base, l.counts.data(), l.displs.data(), l.type, 0,
+                              MPI_COMM_WORLD),
+                  "MPI_Gatherv");
+    else
+        check_mpi(MPI_Gatherv(base + (size_t)l.displs[r] * l.elem, l.counts[r], l.type, nullptr, nullptr, nullptr,
+                              l.type, 0, MPI_COMM_WORLD),
+                  "MPI_Gatherv");
 #endif
 }
 

@@ -158,19 +158,19 @@ constexpr double kParamTol = 1e-9;
 constexpr double kLossTolF32 = 1e-5;
 constexpr double kParamTolF32 = 5e-5;
 
-// Trains in scratch folder `name` once as one process and once on 2 ranks with the same arguments, and compares
-// the two runs' logs and final parameters.
-void expect_two_ranks_equal_one_process(const std::string& name, const std::string& extra, double loss_tol,
-                                        double param_tol) {
+// Trains in scratch folder `name` once as one process and once on `ranks` ranks with the same arguments, and
+// compares the two runs' logs and final parameters.
+void expect_ranks_equal_one_process(const std::string& name, const std::string& extra, int ranks, double loss_tol,
+                                    double param_tol) {
     auto dir = scratch_dir(name);
-    const std::string one = (dir / "one").string(), two = (dir / "two").string();
+    const std::string one = (dir / "one").string(), many = (dir / "many").string();
     CliResult r1 = run_engine(train_args(extra, one));
     ASSERT_EQ(r1.code, 0) << r1.output;
-    CliResult r2 = run_shell(mpirun(2) + engine_binary() + " " + train_args(extra, two));
-    ASSERT_EQ(r2.code, 0) << r2.output;
-    EXPECT_TRUE(contains(r2.output, "ranks        2 (MPI)")) << r2.output;
-    expect_same_logs(one + "/metrics.jsonl", two + "/metrics.jsonl", loss_tol);
-    expect_same_params(one + "/checkpoints/last.ckpt", two + "/checkpoints/last.ckpt", param_tol, param_tol);
+    CliResult rn = run_shell(mpirun(ranks) + engine_binary() + " " + train_args(extra, many));
+    ASSERT_EQ(rn.code, 0) << rn.output;
+    EXPECT_TRUE(contains(rn.output, "ranks        " + std::to_string(ranks) + " (MPI)")) << rn.output;
+    expect_same_logs(one + "/metrics.jsonl", many + "/metrics.jsonl", loss_tol);
+    expect_same_params(one + "/checkpoints/last.ckpt", many + "/checkpoints/last.ckpt", param_tol, param_tol);
 }
 
 struct ModelCase {
@@ -185,7 +185,7 @@ class DistributedExactness : public ::testing::TestWithParam<ModelCase> {};
 TEST_P(DistributedExactness, TwoRanksEqualOneProcess) {
     SKIP_WITHOUT_MPI();
     const ModelCase& c = GetParam();
-    expect_two_ranks_equal_one_process(std::string("dist_") + c.name, c.sets, kLossTol, kParamTol);
+    expect_ranks_equal_one_process(std::string("dist_") + c.name, c.sets, 2, kLossTol, kParamTol);
 }
 
 // gpo_vae twice: the default (ELBO, QC branch with the batch's QC fraction, reference counterfactual term, GRN and
@@ -202,8 +202,15 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Distributed, TwoRanksEqualOneProcessInFloat32) {
     SKIP_WITHOUT_MPI();
-    expect_two_ranks_equal_one_process("dist_f32", " --set train.dtype=float32 --set train.max_epochs=1", kLossTolF32,
-                                       kParamTolF32);
+    expect_ranks_equal_one_process("dist_f32", " --set train.dtype=float32 --set train.max_epochs=1", 2, kLossTolF32,
+                                   kParamTolF32);
+}
+
+// Three ranks: unequal parameter parts and a reduce-scatter ring of two steps (with two ranks it has one), and
+// batch shards of unequal size.
+TEST(Distributed, ThreeRanksEqualOneProcess) {
+    SKIP_WITHOUT_MPI();
+    expect_ranks_equal_one_process("dist_3ranks", "", 3, kLossTol, kParamTol);
 }
 
 // A run started on two ranks and resumed on one continues as one process that never stopped: the checkpoint holds

@@ -4,8 +4,9 @@
 // sees no difference.
 //
 // Collectives are in place and blocking. Sums over ranks: every rank receives the same bits (MPI reduces each
-// element once and broadcasts it, or adds commutatively in a fixed tree); the optimizer's parts are each updated by
-// one rank and copied to the others, which keeps the ranks' parameters equal step after step. Tensors on a GPU are staged through the host (NCCL between GPUs is not built yet: docs/scaling.md).
+// element once and broadcasts it, or adds commutatively in a fixed tree; the reduce-scatter's ring adds each part on
+// its owner, which then copies it to the others), so the ranks' parameters stay equal step after step. Tensors on a
+// GPU are staged through the host (NCCL between GPUs is not built yet: docs/scaling.md).
 #pragma once
 #include <cstdint>
 
@@ -39,8 +40,9 @@ struct Part {
 Part part_of(int64_t n, int rank, int ranks);
 inline Part my_part(int64_t n) { return part_of(n, rank(), size()); }
 // On several ranks (f32 or f64 CPU tensors, fewer than 2^31 elements). reduce_scatter_sum: this rank's part of t
-// becomes the sum over the ranks of that part (the rest of t is left as it was). allgather_parts: every rank's part
-// of t is copied from its owner to every rank. gather_parts_to_root: the same, to rank 0 only.
+// becomes the sum over the ranks of that part (the rest of t then holds partial sums: use the part only).
+// allgather_parts: every rank's part of t is copied from its owner to every rank. gather_parts_to_root: the same,
+// to rank 0 only.
 void reduce_scatter_sum(Tensor& t);
 void allgather_parts(Tensor& t);
 void gather_parts_to_root(Tensor& t);

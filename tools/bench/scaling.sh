@@ -3,7 +3,9 @@
 # the README's model) with 1 rank and with RANKS ranks (default 2) under mpirun, one CPU thread per rank, plus one
 # rank with RANKS threads for comparison. Steps/s come from two runs per setting (STEPS_A and STEPS_B optimizer
 # steps; the difference cancels start-up and preprocessing). Writes $OUT/scaling.json (device, threads, git sha,
-# steps/s, efficiency = steps/s(N ranks) / (N x steps/s(1 rank))) and prints a table.
+# steps/s, efficiency = steps/s(N ranks) / (N x steps/s(1 rank))) and prints a table; then times the per-step
+# collectives on RANKS ranks (build/bench_comm: one all-reduce against reduce-scatter + all-gather of 1 M to 100 M
+# floats; $OUT/comm.json).
 # Used by `make -f Makefile.bench scaling`.
 set -euo pipefail
 BUILD=${BUILD:-build}
@@ -13,7 +15,7 @@ RANKS=${RANKS:-2}
 STEPS_A=${STEPS_A:-20}
 STEPS_B=${STEPS_B:-120}
 command -v mpirun > /dev/null || { echo "scaling.sh: mpirun not found (scripts/setup-deps.sh installs openmpi-bin)" >&2; exit 2; }
-[ -x "$BUILD/gpo-engine" ] || scripts/build.sh
+[ -x "$BUILD/gpo-engine" ] && [ -x "$BUILD/bench_comm" ] || scripts/build.sh
 "$BUILD/gpo-engine" info | grep -q "MPI: *yes" || { echo "scaling.sh: $BUILD/gpo-engine has no MPI (install libopenmpi-dev, rebuild)" >&2; exit 2; }
 mkdir -p "$OUT"
 work=$(mktemp -d)
@@ -61,3 +63,4 @@ for r in rows:
     print(f"{r['ranks']:>5} {r['threads_per_rank']:>12} {r['steps_per_s']:>8.2f} {r['speedup']:>8.2f} {r['efficiency']:>10.2f}")
 print(f"written {sys.argv[2]} ({cpu}, git {sys.argv[4]})")
 EOF
+mpirun -np "$RANKS" "$BUILD/bench_comm" --out "$OUT/comm.json"

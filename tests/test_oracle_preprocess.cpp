@@ -103,3 +103,32 @@ TEST(OraclePreprocess, SinkhornMatchedControlsAndDeltaRows) {
     }
     EXPECT_GT(exact, 150);  // most cells have a unique best control, so the argmax is really tested
 }
+
+// A label whose Sinkhorn kernel is over preprocess.ot_block_mb is matched in consecutive blocks of its cells, each
+// against all the split's controls: POT's matches of the same blocks (the fixture's block_mb splits 12 labels, the
+// training controls into 6 blocks, and moves 28 cells' matches, so the blocks are really tested).
+TEST(OraclePreprocess, LabelsOverTheBlockBudgetAreMatchedInBlocks) {
+    const json fx = test::load_oracle("preprocess_240.json");
+    ASSERT_GT(fx["split_labels_blocked"].get<int>(), 0);
+    const std::string h5ad = std::string(GPO_SOURCE_DIR) + "/tests/oracle/preprocess_240.h5ad";
+    json cfg = io::config_load("", {"data.path=" + h5ad, "data.perturbation_key=perturbation",
+                                    "data.control_label=non-targeting", "data.split_column=split",
+                                    "preprocess.max_extended_genes=0", "preprocess.device=cpu",
+                                    "preprocess.ot_block_mb=" + fx["block_mb"].dump()});
+    const data::Dataset ds = data::preprocess_dataset(cfg);
+    const auto names = fx["obs_names"].get<std::vector<std::string>>();
+    const auto cand = fx["match_candidates_blocked"].get<std::vector<std::vector<std::string>>>();
+    const auto whole = fx["match_candidates"].get<std::vector<std::vector<std::string>>>();
+    std::map<std::string, int64_t> row_of;
+    for (int64_t n = 0; n < ds.N; ++n) row_of[ds.obs_names[n]] = n;
+    int moved = 0;
+    for (size_t i = 0; i < names.size(); ++i) {
+        const int64_t n = row_of.at(names[i]);
+        ASSERT_GE(ds.matched_control[n], 0) << names[i];
+        const std::string m = ds.obs_names[ds.matched_control[n]];
+        EXPECT_TRUE(std::find(cand[i].begin(), cand[i].end(), m) != cand[i].end())
+            << names[i] << " matched to " << m << ", POT's best in its block: " << cand[i][0];
+        moved += std::find(whole[i].begin(), whole[i].end(), m) == whole[i].end();
+    }
+    EXPECT_GT(moved, 0);  // some matches differ from the unblocked ones, or the blocks were not used
+}

@@ -139,6 +139,17 @@ TEST(Sinkhorn, ManySourcesMatchAsOneAtATime) {
     }
 }
 
+// Block sizes for a kernel budget: 10 cells against 4 controls (32 bytes a row) in at most 100 bytes is at most 3
+// rows a block, so 4 blocks of near-equal size in order; a budget that holds the kernel gives one block; one smaller
+// than a row still matches one cell at a time.
+TEST(Sinkhorn, MatchBlocksFitTheBudget) {
+    EXPECT_EQ(data::match_blocks(10, 4, 100), (std::vector<size_t>{2, 3, 2, 3}));
+    EXPECT_EQ(data::match_blocks(10, 4, 320), (std::vector<size_t>{10}));
+    EXPECT_EQ(data::match_blocks(3, 4, 1), (std::vector<size_t>{1, 1, 1}));
+    EXPECT_TRUE(data::match_blocks(0, 4, 100).empty());
+    EXPECT_THROW(data::match_blocks(10, 4, 0), Error);
+}
+
 TEST(Preprocess, EmbeddedDatasetInvariants) {
     const data::Dataset& ds = demo();
     EXPECT_EQ(ds.N, 19763);  // guide_assignment_pass cells (data/README.md)

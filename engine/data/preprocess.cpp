@@ -631,6 +631,7 @@ void match_controls(const Context& c, Dataset& ds) {
         ds.matched_control.assign(ds.N, -1);
         const double reg = pc.at("ot_reg").get<double>(), scale = pc.at("ot_cost_scale").get<double>();
         const int iters = pc.at("ot_max_iter").get<int>();
+        const double block_bytes = pc.at("ot_block_mb").get<double>() * 1048576.0;
         // The GPU pays off for large problems; small ones stay on the CPU (the reference, in double).
         const std::string want = pc.at("device").get<std::string>();
         const bool gpu = want == "cuda" || (want == "auto" && cuda_available());
@@ -670,6 +671,19 @@ void match_controls(const Context& c, Dataset& ds) {
                 pending_cells = 0;
             };
             for (auto& [label, cells] : groups) {
+                const std::vector<size_t> blocks = match_blocks(cells.size(), ctrl.size(), block_bytes);
+                if (blocks.size() > 1) {  // a kernel over preprocess.ot_block_mb: each block is its own problem
+                    size_t at = 0;
+                    for (size_t rows : blocks) {
+                        const std::vector<int64_t> part(cells.begin() + (ptrdiff_t)at,
+                                                        cells.begin() + (ptrdiff_t)(at + rows));
+                        const std::vector<double> f = features(part);
+                        assign(part, gpu ? cuda_sinkhorn(f, cf, d, reg, scale, iters, 1e-9)
+                                         : sinkhorn_match(f, cf, d, reg, scale, iters));
+                        at += rows;
+                    }
+                    continue;
+                }
                 if (gpu && cells.size() * ctrl.size() >= (1u << 16)) {
                     assign(cells, cuda_sinkhorn(features(cells), cf, d, reg, scale, iters, 1e-9));
                     continue;

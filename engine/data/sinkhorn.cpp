@@ -137,4 +137,15 @@ std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<double>& src
     return out;
 }
 
+std::vector<size_t> match_blocks(size_t n, size_t m, double budget_bytes) {
+    GPO_CHECK(budget_bytes > 0, "sinkhorn: the block budget must be > 0 bytes");
+    if (n == 0) return {};
+    const double row_bytes = (double)m * sizeof(double);
+    const size_t max_rows = (size_t)std::max(1.0, std::floor(budget_bytes / std::max(row_bytes, 1.0)));
+    const size_t blocks = (n + max_rows - 1) / max_rows;
+    std::vector<size_t> sizes(blocks);
+    for (size_t b = 0; b < blocks; ++b) sizes[b] = n * (b + 1) / blocks - n * b / blocks;
+    return sizes;
+}
+
 }  // namespace gpo::data

@@ -22,4 +22,10 @@ std::vector<std::vector<int>> sinkhorn_match_many(const std::vector<double>& src
                                                   const std::vector<double>& dst, int d, double reg,
                                                   double cost_scale, int max_iter = 1000, double tol = 1e-9);
 
+// The row blocks in which n source cells are matched against m targets so that one block's kernel (rows × m
+// doubles) fits in budget_bytes: the fewest blocks that fit, in order, their sizes within one of each other (one
+// block when the whole kernel fits; single rows when not even one row does). A block's cells are matched against
+// all m targets as their own Sinkhorn problem (preprocess.ot_block_mb, docs/config.md).
+std::vector<std::size_t> match_blocks(std::size_t n, std::size_t m, double budget_bytes);
+
 }  // namespace gpo::data

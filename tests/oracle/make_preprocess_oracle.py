@@ -13,6 +13,7 @@ scipy and POT compute on it, independently of the engine, for the steps of docs/
                       perturbed genes, each cell matched to the argmax of its plan row; `match_candidates` lists every
                       control tied with the best (identical profiles on these genes give identical plan entries),
                       `match_margin` the relative gap between the best and the second-best entry
+    match_candidates_blocked  the same with preprocess.ot_block_mb = BLOCK_MB (labels over it matched in blocks)
     treatment_expr    Y_n over the treatment genes (sorted perturbed genes; 0 where a gene is not measured),
                       Y = log1p(x * target / sum x); the test forms ΔX = |Y_n - Y_m| with the engine's match m (a
                       group of few cells has a plan with tied columns, and then any tied control is a valid match)
@@ -38,6 +39,41 @@ HB = {"HBA1", "HBA2", "HBB", "HBD", "HBE1", "HBG1", "HBG2", "HBM", "HBQ1", "HBZ"
 
 def mad(v):
     return np.median(np.abs(v - np.median(v)))
+
+
+BLOCK_MB = 0.0015  # 1,572 bytes = 196 doubles: blocks of at most 6 cells against the 32 training controls, 11 against the 17 test ones
+
+
+def blocks(n, m, budget_bytes):
+    """Row block sizes: the fewest blocks of at most floor(budget / (8 m)) rows (at least 1), sizes near-equal."""
+    if budget_bytes is None:
+        return [n]
+    max_rows = max(1, int(budget_bytes // (8 * m)))
+    count = -(-n // max_rows)
+    return [n * (b + 1) // count - n * b // count for b in range(count)]
+
+
+def match_controls(F, labels, split, n_obs, budget_bytes):
+    """Per split and label (in blocks when budget_bytes is set): POT's Sinkhorn plan on the Euclidean cost / 100,
+    each cell's argmax, the controls tied with it, and the relative margin to the second best."""
+    matched, margin, candidates = [None] * n_obs, [None] * n_obs, [None] * n_obs
+    for s in ("train", "val", "test"):
+        ctrl = np.where((split == s) & (labels == "non-targeting"))[0]
+        for lab in sorted(set(labels[split == s])):
+            group = np.where((split == s) & (labels == lab))[0]
+            at = 0
+            for rows in blocks(len(group), len(ctrl), budget_bytes):
+                cells = group[at:at + rows]
+                at += rows
+                C = ot.dist(F[cells], F[ctrl], metric="euclidean") / 100.0
+                plan = ot.sinkhorn(np.full(len(cells), 1 / len(cells)), np.full(len(ctrl), 1 / len(ctrl)), C, 1.0)
+                for i, n in enumerate(cells):
+                    order = np.argsort(-plan[i], kind="stable")
+                    matched[n] = int(ctrl[order[0]])
+                    # Exact ties (controls with identical profiles on these genes): every tied cell is a valid match.
+                    candidates[n] = [int(ctrl[j]) for j in order if plan[i, j] >= plan[i, order[0]] * (1 - 1e-12)]
+                    margin[n] = float((plan[i, order[0]] - plan[i, order[1]]) / plan[i, order[0]]) if len(ctrl) > 1 else 1.0
+    return matched, margin, candidates
 
 
 def main():
@@ -77,19 +113,10 @@ def main():
     target = float(np.median(lib))
     Y = np.log1p(X * (target / np.where(lib > 0, lib, 1))[:, None])
     feat = [genes.index(t) for t in treat if t in genes]
-    matched, margin, candidates = [None] * a.n_obs, [None] * a.n_obs, [None] * a.n_obs
-    for s in ("train", "val", "test"):
-        ctrl = np.where((split == s) & (labels == "non-targeting"))[0]
-        for lab in sorted(set(labels[split == s])):
-            cells = np.where((split == s) & (labels == lab))[0]
-            C = ot.dist(Y[cells][:, feat], Y[ctrl][:, feat], metric="euclidean") / 100.0
-            plan = ot.sinkhorn(np.full(len(cells), 1 / len(cells)), np.full(len(ctrl), 1 / len(ctrl)), C, 1.0)
-            for i, n in enumerate(cells):
-                order = np.argsort(-plan[i], kind="stable")
-                matched[n] = int(ctrl[order[0]])
-                # Exact ties (control cells with identical profiles on these genes): every tied cell is a valid match.
-                candidates[n] = [int(ctrl[j]) for j in order if plan[i, j] >= plan[i, order[0]] * (1 - 1e-12)]
-                margin[n] = float((plan[i, order[0]] - plan[i, order[1]]) / plan[i, order[0]]) if len(ctrl) > 1 else 1.0
+    matched, margin, candidates = match_controls(Y[:, feat], labels, split, a.n_obs, None)
+    # The same with preprocess.ot_block_mb = BLOCK_MB: labels whose kernel (cells x controls doubles) is larger are
+    # matched in consecutive blocks of near-equal size, each block against all the split's controls.
+    _, _, candidates_blocked = match_controls(Y[:, feat], labels, split, a.n_obs, BLOCK_MB * 1048576)
     tcols = [genes.index(t) if t in genes else -1 for t in treat]
     delta = []
     for n in range(a.n_obs):
@@ -113,6 +140,12 @@ def main():
         "matched_control": [names[m] for m in matched],
         "match_candidates": [[names[m] for m in c] for c in candidates],
         "match_margin": margin,
+        "block_mb": BLOCK_MB,
+        "match_candidates_blocked": [[names[m] for m in c] for c in candidates_blocked],
+        "split_labels_blocked": sum(len(blocks(int(((split == s) & (labels == lab)).sum()),
+                                               int(((split == s) & (labels == "non-targeting")).sum()),
+                                               BLOCK_MB * 1048576)) > 1
+                                    for s in ("train", "val", "test") for lab in set(labels[split == s])),
         "delta": delta,
         "treatment_expr": [[float(Y[n, c]) if c >= 0 else 0.0 for c in tcols] for n in range(a.n_obs)],
     }

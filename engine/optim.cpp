@@ -18,13 +18,14 @@ Adam::Adam(const AdamConfig& cfg, const ParamStore& params) : cfg_(cfg) {
               "Adam: invalid config lr " << cfg.lr << ", betas (" << cfg.beta1 << ", " << cfg.beta2 << "), eps "
                                          << cfg.eps << ", weight_decay " << cfg.weight_decay);
     const Tensor& p = params.values();
+    numel_ = p.numel();
     m_ = Tensor::zeros(p.shape, p.dtype, p.device);
     v_ = Tensor::zeros(p.shape, p.dtype, p.device);
 }
 
 void Adam::set_lr_scale(int64_t offset, int64_t n, double scale) {
-    GPO_CHECK(offset >= 0 && n > 0 && offset + n <= m_.numel() && scale >= 0 && std::isfinite(scale),
-              "Adam::set_lr_scale: range [" << offset << ", " << offset + n << ") of " << m_.numel()
+    GPO_CHECK(offset >= 0 && n > 0 && offset + n <= numel_ && scale >= 0 && std::isfinite(scale),
+              "Adam::set_lr_scale: range [" << offset << ", " << offset + n << ") of " << numel_
                                             << " elements, scale " << scale);
     for (const Group& g : groups_)
         GPO_CHECK(offset + n <= g.offset || g.offset + g.n <= offset, "Adam::set_lr_scale: ranges overlap");
@@ -33,15 +34,19 @@ void Adam::set_lr_scale(int64_t offset, int64_t n, double scale) {
 }
 
 void Adam::set_part(int64_t begin, int64_t end) {
-    GPO_CHECK(0 <= begin && begin <= end && end <= m_.numel(),
-              "Adam::set_part: [" << begin << ", " << end << ") of " << m_.numel() << " elements");
-    part_begin_ = begin, part_end_ = end;
+    GPO_CHECK(0 <= begin && begin <= end && end <= numel_,
+              "Adam::set_part: [" << begin << ", " << end << ") of " << numel_ << " elements");
+    GPO_CHECK(state_begin_ == 0 && m_.numel() == numel_, "Adam::set_part: the state is already a part");
+    if (begin == 0 && end == numel_) return;
+    m_ = m_.view(begin, {end - begin}).clone();  // the rest of the state is freed
+    v_ = v_.view(begin, {end - begin}).clone();
+    state_begin_ = begin;
 }
 
 void Adam::step(ParamStore& params, double lr) {
     Tensor& p = params.values();
     const Tensor& g = params.grads();
-    GPO_CHECK(p.shape == m_.shape && p.dtype == m_.dtype && p.device == m_.device && g.shape == p.shape,
+    GPO_CHECK(p.numel() == numel_ && p.dtype == m_.dtype && p.device == m_.device && g.shape == p.shape,
               "Adam::step: parameters " << p.describe() << " / gradients " << g.describe() << " but state "
                                         << m_.describe());
     GPO_CHECK(lr >= 0 && std::isfinite(lr), "Adam::step: learning rate " << lr);
@@ -58,20 +63,21 @@ void Adam::step(ParamStore& params, double lr) {
         at = gr.offset + gr.n;
     }
     if (at < p.numel()) ranges.push_back({at, p.numel() - at, 1.0});
-    const int64_t part_end = part_end_ < 0 ? p.numel() : part_end_;
+    const int64_t state_end = state_begin_ + m_.numel();
     for (const Group& r : ranges) {
         const double step_size = lr * r.scale / bc1;
-        const int64_t o = std::max(r.offset, part_begin_), n = std::min(r.offset + r.n, part_end) - o;
+        const int64_t o = std::max(r.offset, state_begin_), n = std::min(r.offset + r.n, state_end) - o;
         if (n <= 0) continue;
+        const int64_t so = o - state_begin_;  // the same element in the state
         if (p.is_cuda()) {
-            GPO_CUDA(cuda::adam_step(p.f32() + o, m_.f32() + o, v_.f32() + o, g.f32() + o, n, (float)step_size,
+            GPO_CUDA(cuda::adam_step(p.f32() + o, m_.f32() + so, v_.f32() + so, g.f32() + o, n, (float)step_size,
                                      (float)cfg_.beta1, (float)cfg_.beta2, (float)cfg_.eps, (float)cfg_.weight_decay,
                                      (float)bc2_sqrt));
             continue;
         }
         ops::dispatch_cpu(p, "adam_step", [&](auto tag) {
             using T = decltype(tag);
-            cpu::adam_step<T>(p.ptr<T>() + o, m_.ptr<T>() + o, v_.ptr<T>() + o, g.ptr<T>() + o, n, (T)step_size,
+            cpu::adam_step<T>(p.ptr<T>() + o, m_.ptr<T>() + so, v_.ptr<T>() + so, g.ptr<T>() + o, n, (T)step_size,
                               (T)cfg_.beta1, (T)cfg_.beta2, (T)cfg_.eps, (T)cfg_.weight_decay, (T)bc2_sqrt);
         });
     }

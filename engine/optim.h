@@ -24,8 +24,11 @@ class Adam {
     // lr * scale (per-parameter-group learning rates, train.mask_lr_scale).
     void set_lr_scale(int64_t offset, int64_t n, double scale);
     // Several ranks (docs/scaling.md): step updates only elements [begin, end) of the flat buffers, this rank's
-    // part; the other elements of the parameters and of the state are left as they are. The whole buffer by default.
+    // part, and the moments are kept for that part only: exp_avg() and exp_avg_sq() then hold end - begin
+    // elements, element i being element begin + i of the buffers (state_begin() = begin). Called at most once,
+    // after any checkpoint_load (which needs the whole state). The whole buffer by default.
     void set_part(int64_t begin, int64_t end);
+    int64_t state_begin() const { return state_begin_; }
     int64_t steps() const { return step_; }
     Tensor& exp_avg() { return m_; }
     Tensor& exp_avg_sq() { return v_; }
@@ -42,7 +45,8 @@ class Adam {
     };
     AdamConfig cfg_;
     std::vector<Group> groups_;  // ranges with a scale != 1, sorted, disjoint
-    int64_t part_begin_ = 0, part_end_ = -1;  // the elements step updates (end -1: to the end)
+    int64_t numel_ = 0;        // the flat buffers' size
+    int64_t state_begin_ = 0;  // m_ and v_ hold elements [state_begin_, state_begin_ + m_.numel()) of them
     Tensor m_, v_;
     int64_t step_ = 0;
 };

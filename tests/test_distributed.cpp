@@ -213,8 +213,8 @@ TEST(Distributed, ThreeRanksEqualOneProcess) {
     expect_ranks_equal_one_process("dist_3ranks", "", 3, kLossTol, kParamTol);
 }
 
-// A run started on two ranks and resumed on one continues as one process that never stopped: the checkpoint holds
-// nothing that depends on the number of ranks.
+// A run started on two ranks and resumed on one, and one started as one process and resumed on two, continue as one
+// process that never stopped: the checkpoint holds nothing that depends on the number of ranks.
 TEST(Distributed, ResumeWithAnotherNumberOfRanks) {
     SKIP_WITHOUT_MPI();
     auto dir = scratch_dir("dist_resume");
@@ -228,6 +228,15 @@ TEST(Distributed, ResumeWithAnotherNumberOfRanks) {
     ASSERT_EQ(c.code, 0) << c.output;
     expect_same_logs(whole + "/metrics.jsonl", split + "/metrics.jsonl", kLossTol);
     expect_same_params(whole + "/checkpoints/last.ckpt", split + "/checkpoints/last.ckpt", kParamTol, kParamTol);
+    // And the other way: started as one process, resumed on two ranks (each keeps its part of the loaded moments).
+    const std::string later = (dir / "later").string();
+    CliResult d = run_engine(train_args("", later) + " --max-steps 7");
+    ASSERT_EQ(d.code, 0) << d.output;
+    CliResult e = run_shell(mpirun(2) + engine_binary() + " train --config " + later + "/config.json --out " + later +
+                            " --resume " + later + "/checkpoints/last.ckpt");
+    ASSERT_EQ(e.code, 0) << e.output;
+    expect_same_logs(whole + "/metrics.jsonl", later + "/metrics.jsonl", kLossTol);
+    expect_same_params(whole + "/checkpoints/last.ckpt", later + "/checkpoints/last.ckpt", kParamTol, kParamTol);
 }
 
 // Commands other than train refuse several ranks (each rank would write the same files), with a message and a

@@ -180,6 +180,42 @@ TEST(Adam, ScheduledRateAndParameterGroupScaleMatchHandFormula) {
     }
 }
 
+// One rank's part (docs/scaling.md): with set_part(1, 4) the step moves elements 1..3 as the hand formula, leaves
+// 0 and 4 untouched, and the state holds those three elements only — across the boundary of a parameter group.
+TEST(Adam, PartKeepsOnlyItsElementsAndTheirMoments) {
+    const AdamConfig cfg{0.01, 0.9, 0.999, 1e-8, 0.1};
+    const double scale = 3.0;
+    ParamStore ps;
+    ps.declare("x", {3});
+    ps.declare("y", {2});  // a group at 3x the rate: elements 3 and 4
+    ps.finalize(Device::CPU, DType::F64);
+    ps.values().copy_from(Tensor::from_vector({5}, kP0, DType::F64));
+    Adam opt(cfg, ps);
+    opt.set_lr_scale(3, 2, scale);
+    opt.set_part(1, 4);
+    EXPECT_EQ(opt.state_begin(), 1);
+    EXPECT_EQ(opt.exp_avg().numel(), 3);
+    EXPECT_THROW(opt.set_part(0, 5), Error);  // once only
+    std::vector<double> p1 = kP0, m1(5, 0.0), v1(5, 0.0), p2 = kP0, m2(5, 0.0), v2(5, 0.0);
+    AdamConfig c2 = cfg;
+    c2.lr = cfg.lr * scale;
+    for (int t = 1; t <= 3; ++t) {
+        ps.grads().copy_from(Tensor::from_vector({5}, kGrads[t - 1], DType::F64));
+        opt.step(ps);
+        hand_adam(p1, m1, v1, kGrads[t - 1], t, cfg);
+        hand_adam(p2, m2, v2, kGrads[t - 1], t, c2);
+    }
+    const std::vector<double> gp = ps.values().to_vector(), gm = opt.exp_avg().to_vector(),
+                              gv = opt.exp_avg_sq().to_vector();
+    EXPECT_EQ(gp[0], kP0[0]);
+    EXPECT_EQ(gp[4], kP0[4]);
+    for (int i = 1; i < 4; ++i) {  // as ThreeStepsMatchHandFormulaDouble: the same formula rearranged, a few ulps
+        EXPECT_NEAR(gp[i], i < 3 ? p1[i] : p2[i], 1e-13) << "param " << i;
+        EXPECT_NEAR(gm[i - 1], i < 3 ? m1[i] : m2[i], 1e-13) << "exp_avg " << i;
+        EXPECT_NEAR(gv[i - 1], i < 3 ? v1[i] : v2[i], 1e-13) << "exp_avg_sq " << i;
+    }
+}
+
 TEST(Clip, KnownNormUnclippedAndClipped) {
     // grads (3, 4, 12, 0) over two parameters: norm 13.
     for (DType dt : {DType::F64, DType::F32}) {

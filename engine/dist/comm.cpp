@@ -205,20 +205,32 @@ void allgather_parts(Tensor& t) {
 #endif
 }
 
-void gather_parts_to_root(Tensor& t) {
+void gather_parts_to_root(const Tensor& part, Tensor* whole) {
     if (g_size == 1) return;
 #ifdef GPO_HAVE_MPI
-    PartLayout l = part_layout(t, "gather_parts_to_root");
-    char* base = static_cast<char*>(t.data());
-    const size_t r = (size_t)g_rank;
-    if (g_rank == 0)
-        check_mpi(MPI_Gatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, base, l.counts.data(), l.displs.data(), l.type, 0,
-                              MPI_COMM_WORLD),
-                  "MPI_Gatherv");
-    else
-        check_mpi(MPI_Gatherv(base + (size_t)l.displs[r] * l.elem, l.counts[r], l.type, nullptr, nullptr, nullptr,
-                              l.type, 0, MPI_COMM_WORLD),
-                  "MPI_Gatherv");
+    GPO_CHECK(part.device == Device::CPU && (part.dtype == DType::F32 || part.dtype == DType::F64),
+              "gather_parts_to_root: f32 or f64 CPU tensors only, got " << part.describe());
+    // Every rank's part size, from each rank's count (the parts need not come from part_of).
+    int mine = (int)part.numel();
+    GPO_CHECK(part.numel() < (int64_t(1) << 31), "gather_parts_to_root: " << part.numel() << " elements in a part");
+    std::vector<int> counts((size_t)g_size), displs((size_t)g_size);
+    check_mpi(MPI_Gather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather (part sizes)");
+    const MPI_Datatype type = part.dtype == DType::F32 ? MPI_FLOAT : MPI_DOUBLE;
+    void* recv = nullptr;
+    if (g_rank == 0) {
+        int64_t total = 0;
+        for (int r = 0; r < g_size; ++r) displs[(size_t)r] = (int)total, total += counts[(size_t)r];
+        GPO_CHECK(whole && whole->device == Device::CPU && whole->dtype == part.dtype && whole->numel() == total &&
+                      total < (int64_t(1) << 31),
+                  "gather_parts_to_root: rank 0 needs a CPU " << dtype_name(part.dtype) << " tensor of " << total
+                                                              << " elements, got "
+                                                              << (whole ? whole->describe() : std::string("none")));
+        recv = whole->data();
+    }
+    check_mpi(MPI_Gatherv(part.data(), mine, type, recv, counts.data(), displs.data(), type, 0, MPI_COMM_WORLD),
+              "MPI_Gatherv");
+#else
+    (void)part, (void)whole;
 #endif
 }
 

@@ -41,11 +41,12 @@ Part part_of(int64_t n, int rank, int ranks);
 inline Part my_part(int64_t n) { return part_of(n, rank(), size()); }
 // On several ranks (f32 or f64 CPU tensors, fewer than 2^31 elements). reduce_scatter_sum: this rank's part of t
 // becomes the sum over the ranks of that part (the rest of t then holds partial sums: use the part only).
-// allgather_parts: every rank's part of t is copied from its owner to every rank. gather_parts_to_root: the same,
-// to rank 0 only.
+// allgather_parts: every rank's part of t is copied from its owner to every rank.
 void reduce_scatter_sum(Tensor& t);
 void allgather_parts(Tensor& t);
-void gather_parts_to_root(Tensor& t);
+// Every rank's `part` (the parts in rank order make the whole) into *whole on rank 0 (whole is ignored elsewhere):
+// the optimizer state each rank keeps for its part only, collected for a checkpoint.
+void gather_parts_to_root(const Tensor& part, Tensor* whole);
 // Largest value over the ranks (stop requests, flags).
 int64_t allreduce_max(int64_t x);
 void barrier();

@@ -217,8 +217,6 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
         const ParamStore::Entry& w = ps.entries()[(size_t)model->mask_logits()];
         adam.set_lr_scale(w.offset, shape_numel(w.shape), mask_lr_scale);
     }
-    const dist::Part part = dist::my_part(ps.values().numel());
-    adam.set_part(part.begin, part.end);  // the whole buffer on one rank
 
     TrainResult res;
     LoopState st;
@@ -232,6 +230,8 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
             std::fprintf(stderr, "resumed from %s at epoch %lld, step %lld\n", opt.resume.c_str(),
                          (long long)st.epoch, (long long)st.step);
     }
+    const dist::Part part = dist::my_part(ps.values().numel());
+    adam.set_part(part.begin, part.end);  // after the load: each rank keeps its part's moments (all on one rank)
     RunFiles files;
     std::unique_ptr<io::JsonlLog> metrics_log;  // rank 0 only
     const LoopState at_start = st;
@@ -257,9 +257,14 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
     };
 
     auto save = [&](const std::string& path) {  // called by every rank at the same step
-        // Each rank's Adam moments are current in its own part only: rank 0 collects the others' before writing.
-        dist::gather_parts_to_root(adam.exp_avg());
-        dist::gather_parts_to_root(adam.exp_avg_sq());
+        // Several ranks: each keeps the Adam moments of its part only; rank 0 collects them into a whole state.
+        std::unique_ptr<Adam> whole;
+        if (dist::size() > 1) {
+            if (root) whole = std::make_unique<Adam>(adam.config(), ps);
+            dist::gather_parts_to_root(adam.exp_avg(), root ? &whole->exp_avg() : nullptr);
+            dist::gather_parts_to_root(adam.exp_avg_sq(), root ? &whole->exp_avg_sq() : nullptr);
+            if (whole) whole->set_steps(adam.steps());
+        }
         if (!root) return;
         io::CheckpointMeta m;
         m.config = cfg;
@@ -268,7 +273,7 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
         m.best_val_loss = st.best;
         m.rng = st.to_json(seed);
         m.dataset_identity = identity;
-        io::checkpoint_save(path, ps, &adam, m);
+        io::checkpoint_save(path, ps, whole ? whole.get() : &adam, m);
     };
     auto finish = [&]() {  // the result, from the loop state
         res.epochs = st.epoch;

@@ -41,7 +41,8 @@ def mad(v):
     return np.median(np.abs(v - np.median(v)))
 
 
-BLOCK_MB = 0.0015  # 1,572 bytes = 196 doubles: blocks of at most 6 cells against the 32 training controls, 11 against the 17 test ones
+# 1,572 bytes = 196 doubles: blocks of at most 6 cells against the 32 training controls, 11 against the 17 test ones
+BLOCK_MB = 0.0015
 
 
 def blocks(n, m, budget_bytes):

@@ -147,12 +147,6 @@ PartLayout part_layout(const Tensor& t, const char* what) {
     return l;
 }
 
-}  // namespace
-#endif
-
-#ifdef GPO_HAVE_MPI
-namespace {
-
 // Scratch for the block a rank receives in each ring step; kept between steps (grown, never shrunk) so the
 // per-step reduce-scatter neither allocates nor page-faults.
 std::vector<char> g_ring_scratch;
@@ -160,9 +154,9 @@ std::vector<char> g_ring_scratch;
 // Ring reduce-scatter: N − 1 steps; in step s rank r sends its running sum of part (r − s − 1) mod N to rank r + 1
 // and adds the one of part (r − s − 2) mod N it receives from rank r − 1, so after the last step part r holds the
 // sum over all ranks (each value is sent N − 1 times in all, as in MPI_Allreduce's ring). Written here because
-// OpenMPI's MPI_Reduce_scatter allocates its buffers on every call and measured ~2× an MPI_Allreduce of the
-// whole buffer (1.75 M floats, 2 ranks); this ring took 0.35× at 10 M floats. The order of the additions is fixed
-// by N, so runs repeat bit for bit.
+// OpenMPI's MPI_Reduce_scatter allocates its buffers on every call and took ~2× an MPI_Allreduce of the whole
+// buffer (1.75 M floats, 2 ranks); this ring plus the all-gather takes 0.4× of it at 10 M floats (build/bench_comm,
+// docs/scaling.md). The order of the additions is fixed by N, so runs repeat bit for bit.
 template <typename T>
 void ring_reduce_scatter(T* data, const PartLayout& l) {
     const int n = g_size, r = g_rank;

@@ -61,6 +61,24 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
     ASSERT_EQ(r.code, 0) << r.output;
     std::string ckpt = (dir / "checkpoints" / "best.ckpt").string();
     ASSERT_TRUE(fs::exists(ckpt));
+    {  // the start-up line's parameter count: the elements of the checkpoint's param/ tensors (its safetensors header)
+        std::ifstream f(ckpt, std::ios::binary);
+        uint64_t n = 0;
+        f.read(reinterpret_cast<char*>(&n), 8);
+        std::string header(n, '\0');
+        f.read(header.data(), (std::streamsize)n);
+        int64_t params = 0;
+        const nlohmann::json tensors = nlohmann::json::parse(header);
+        for (const auto& [name, t] : tensors.items()) {
+            if (name.rfind("param/", 0) != 0) continue;
+            int64_t k = 1;
+            for (const auto& d : t.at("shape")) k *= d.get<int64_t>();
+            params += k;
+        }
+        EXPECT_GT(params, 0);
+        const std::string line = "model        gpo_vae, " + std::to_string(params) + " parameters (float32)";
+        EXPECT_TRUE(gpo::test::contains(r.output, line)) << r.output;
+    }
 
     r = run("evaluate --checkpoint " + ckpt + " --device cpu --set evaluate.ate_particles=64"
             " --set evaluate.iwelbo_particles=4 --export " + (dir / "export").string());

@@ -210,6 +210,9 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
     ps.finalize(Device::CPU, dtype);
     model->init_params(ps, seed);
     ps.to(dev);
+    if (!quiet)
+        std::fprintf(stderr, "model        %s, %lld parameters (%s)\n", cfg["model"]["type"].get<std::string>().c_str(),
+                     (long long)ps.values().numel(), dtype == DType::F32 ? "float32" : "float64");
     Adam adam(AdamConfig{tc.at("lr").get<double>(), 0.9, 0.999, 1e-8, tc.at("weight_decay").get<double>()}, ps);
     const Schedule schedule = schedule_from_config(tc);
     const double mask_lr_scale = tc.at("mask_lr_scale").get<double>();

@@ -1,12 +1,19 @@
 // Running the gpo-engine binary from tests: run() captures exit code and output (stdout + stderr); the tiny
-// model settings every CLI test trains with; a scratch folder per test under the build directory.
+// model settings every CLI test trains with; a scratch folder per test under the build directory; a checkpoint's
+// tensors read straight from its file.
 #pragma once
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace gpo::test {
 
@@ -49,5 +56,33 @@ inline std::filesystem::path scratch_dir(const std::string& name) {
 }
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// The tensors whose names start with `prefix` ("param/...", "optim/...", F32 or F64) of a checkpoint (safetensors
+// layout, io/checkpoint.h).
+inline std::map<std::string, std::vector<double>> checkpoint_tensors(const std::string& path, const std::string& prefix) {
+    std::ifstream f(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::map<std::string, std::vector<double>> out;
+    if (bytes.size() < 8) return out;
+    uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    nlohmann::json h = nlohmann::json::parse(bytes.substr(8, n));
+    for (auto& [name, t] : h.items()) {
+        if (name.rfind(prefix, 0) != 0) continue;
+        uint64_t b = t["data_offsets"][0], e = t["data_offsets"][1];
+        const char* at = bytes.data() + 8 + n + b;
+        std::vector<double> v;
+        if (t["dtype"] == "F32") {
+            std::vector<float> f((e - b) / 4);
+            std::memcpy(f.data(), at, e - b);
+            v.assign(f.begin(), f.end());
+        } else if (t["dtype"] == "F64") {
+            v.resize((e - b) / 8);
+            std::memcpy(v.data(), at, e - b);
+        }
+        out[name] = v;
+    }
+    return out;
+}
 
 }  // namespace gpo::test

@@ -61,20 +61,9 @@ TEST(Cli, TrainEvaluatePredictGrnChain) {
     ASSERT_EQ(r.code, 0) << r.output;
     std::string ckpt = (dir / "checkpoints" / "best.ckpt").string();
     ASSERT_TRUE(fs::exists(ckpt));
-    {  // the start-up line's parameter count: the elements of the checkpoint's param/ tensors (its safetensors header)
-        std::ifstream f(ckpt, std::ios::binary);
-        uint64_t n = 0;
-        f.read(reinterpret_cast<char*>(&n), 8);
-        std::string header(n, '\0');
-        f.read(header.data(), (std::streamsize)n);
+    {  // the start-up line's parameter count: the elements of the checkpoint's param/ tensors
         int64_t params = 0;
-        const nlohmann::json tensors = nlohmann::json::parse(header);
-        for (const auto& [name, t] : tensors.items()) {
-            if (name.rfind("param/", 0) != 0) continue;
-            int64_t k = 1;
-            for (const auto& d : t.at("shape")) k *= d.get<int64_t>();
-            params += k;
-        }
+        for (const auto& [name, v] : gpo::test::checkpoint_tensors(ckpt, "param/")) params += (int64_t)v.size();
         EXPECT_GT(params, 0);
         const std::string line = "model        gpo_vae, " + std::to_string(params) + " parameters (float32)";
         EXPECT_TRUE(gpo::test::contains(r.output, line)) << r.output;

@@ -45,34 +45,6 @@ std::string mpirun(int ranks) {
            std::to_string(ranks) + " ";
 }
 
-// The tensors whose names start with `prefix` ("param/...", "optim/...", F32 or F64) of a checkpoint (safetensors
-// layout, io/checkpoint.h).
-std::map<std::string, std::vector<double>> read_tensors(const std::string& path, const std::string& prefix) {
-    std::ifstream f(path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    std::map<std::string, std::vector<double>> out;
-    if (bytes.size() < 8) return out;
-    uint64_t n = 0;
-    std::memcpy(&n, bytes.data(), 8);
-    json h = json::parse(bytes.substr(8, n));
-    for (auto& [name, t] : h.items()) {
-        if (name.rfind(prefix, 0) != 0) continue;
-        uint64_t b = t["data_offsets"][0], e = t["data_offsets"][1];
-        const char* at = bytes.data() + 8 + n + b;
-        std::vector<double> v;
-        if (t["dtype"] == "F32") {
-            std::vector<float> f((e - b) / 4);
-            std::memcpy(f.data(), at, e - b);
-            v.assign(f.begin(), f.end());
-        } else if (t["dtype"] == "F64") {
-            v.resize((e - b) / 8);
-            std::memcpy(v.data(), at, e - b);
-        }
-        out[name] = v;
-    }
-    return out;
-}
-
 std::vector<json> read_log(const std::string& path) {
     std::ifstream f(path);
     std::vector<json> out;
@@ -100,10 +72,10 @@ void expect_same_logs(const std::string& a, const std::string& b, double rel_tol
 }
 
 // The parameters element by element (absolute difference), and Adam's two moments relative to each moment's
-// largest magnitude: on several ranks each rank keeps its own part of them current and rank 0 gathers the parts
+// largest magnitude, both within tol: on several ranks each rank keeps its own part of them current and rank 0 gathers the parts
 // into the checkpoint, so a part missed or misplaced differs by the moments themselves (relative difference ~1).
-void expect_same_params(const std::string& a, const std::string& b, double abs_tol, double state_rel_tol) {
-    auto pa = read_tensors(a, "param/"), pb = read_tensors(b, "param/");
+void expect_same_params(const std::string& a, const std::string& b, double tol) {
+    auto pa = checkpoint_tensors(a, "param/"), pb = checkpoint_tensors(b, "param/");
     ASSERT_FALSE(pa.empty()) << a;
     ASSERT_EQ(pa.size(), pb.size());
     double worst = 0;
@@ -115,8 +87,8 @@ void expect_same_params(const std::string& a, const std::string& b, double abs_t
             if (d > worst) worst = d, where = name + "[" + std::to_string(i) + "]";
         }
     }
-    EXPECT_LE(worst, abs_tol) << "largest difference at " << where;
-    auto sa = read_tensors(a, "optim/"), sb = read_tensors(b, "optim/");
+    EXPECT_LE(worst, tol) << "largest difference at " << where;
+    auto sa = checkpoint_tensors(a, "optim/"), sb = checkpoint_tensors(b, "optim/");
     ASSERT_EQ(sa.size(), 2u) << a << ": the checkpoint holds no Adam state";
     for (auto& [name, v] : sa) {
         ASSERT_EQ(v.size(), sb[name].size()) << name;
@@ -127,7 +99,7 @@ void expect_same_params(const std::string& a, const std::string& b, double abs_t
             if (std::abs(v[i] - sb[name][i]) > d) d = std::abs(v[i] - sb[name][i]), at = i;
         }
         ASSERT_GT(scale, 0) << name;
-        EXPECT_LE(d / scale, state_rel_tol) << name << "[" << at << "] of " << v.size() << ": " << v[at] << " vs "
+        EXPECT_LE(d / scale, tol) << name << "[" << at << "] of " << v.size() << ": " << v[at] << " vs "
                                             << sb[name][at] << " (largest magnitude " << scale << ")";
     }
 }
@@ -170,7 +142,7 @@ void expect_ranks_equal_one_process(const std::string& name, const std::string& 
     ASSERT_EQ(rn.code, 0) << rn.output;
     EXPECT_TRUE(contains(rn.output, "ranks        " + std::to_string(ranks) + " (MPI)")) << rn.output;
     expect_same_logs(one + "/metrics.jsonl", many + "/metrics.jsonl", loss_tol);
-    expect_same_params(one + "/checkpoints/last.ckpt", many + "/checkpoints/last.ckpt", param_tol, param_tol);
+    expect_same_params(one + "/checkpoints/last.ckpt", many + "/checkpoints/last.ckpt", param_tol);
 }
 
 struct ModelCase {
@@ -227,7 +199,7 @@ TEST(Distributed, ResumeWithAnotherNumberOfRanks) {
                              "/checkpoints/last.ckpt");
     ASSERT_EQ(c.code, 0) << c.output;
     expect_same_logs(whole + "/metrics.jsonl", split + "/metrics.jsonl", kLossTol);
-    expect_same_params(whole + "/checkpoints/last.ckpt", split + "/checkpoints/last.ckpt", kParamTol, kParamTol);
+    expect_same_params(whole + "/checkpoints/last.ckpt", split + "/checkpoints/last.ckpt", kParamTol);
     // And the other way: started as one process, resumed on two ranks (each keeps its part of the loaded moments).
     const std::string later = (dir / "later").string();
     CliResult d = run_engine(train_args("", later) + " --max-steps 7");
@@ -236,7 +208,7 @@ TEST(Distributed, ResumeWithAnotherNumberOfRanks) {
                             " --resume " + later + "/checkpoints/last.ckpt");
     ASSERT_EQ(e.code, 0) << e.output;
     expect_same_logs(whole + "/metrics.jsonl", later + "/metrics.jsonl", kLossTol);
-    expect_same_params(whole + "/checkpoints/last.ckpt", later + "/checkpoints/last.ckpt", kParamTol, kParamTol);
+    expect_same_params(whole + "/checkpoints/last.ckpt", later + "/checkpoints/last.ckpt", kParamTol);
 }
 
 // Commands other than train refuse several ranks (each rank would write the same files), with a message and a

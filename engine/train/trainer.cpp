@@ -161,16 +161,15 @@ models::LossTerms step_objective(models::Model& model, ParamStore& ps, const dat
 }
 
 // Clipping and Adam at learning rate lr; returns the gradient norm before clipping. Several ranks: each clips and
-// updates its part of the flat buffers (the norm from the parts' sums of squares over the ranks), then every part
-// is copied from its owner to every rank (dist::allgather_parts), so the optimizer's work — at T = 10,000 mostly
-// the 100 M mask logits — is split N ways instead of repeated on every rank.
-double optimizer_step(ParamStore& ps, Adam& adam, double clip, double lr) {
+// updates `part` of the flat buffers (the part Adam keeps the moments of; the norm from the parts' sums of squares
+// over the ranks), then every part is copied from its owner to every rank (dist::allgather_parts), so the
+// optimizer's work — at T = 10,000 mostly the 100 M mask logits — is split N ways instead of repeated on every rank.
+double optimizer_step(ParamStore& ps, Adam& adam, const dist::Part& part, double clip, double lr) {
     if (dist::size() == 1) {
         const double norm = clip_grad_norm(ps, clip);
         adam.step(ps, lr);
         return norm;
     }
-    const dist::Part part = dist::my_part(ps.values().numel());
     const double norm = clip_grad_norm_part(ps, clip, part.begin, part.end, [](double local) {
         dist::allreduce_sum(&local, 1);
         return local;
@@ -304,7 +303,7 @@ TrainResult train(const json& cfg, const data::Dataset& ds, const TrainOptions& 
             GPO_CHECK(std::isfinite(t.loss), "training diverged: loss is " << t.loss << " at step " << st.step
                                                                            << " (try a smaller train.lr)");
             const double lr = schedule.lr_at(at_epoch);
-            const double gnorm = optimizer_step(ps, adam, clip, lr);
+            const double gnorm = optimizer_step(ps, adam, part, clip, lr);
             ++st.step;
             ++st.batch_in_epoch;
             res.step_losses.push_back(t.loss);

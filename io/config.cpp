@@ -103,6 +103,7 @@ json config_defaults() {
     "ate_library_size": 10000.0,
     "ate_batch": 128,
     "top_k_de": 20,
+    "cells_per_real": 1,
     "grn_threshold": 0.5
   }
 })");
@@ -271,6 +272,7 @@ const std::vector<KeyRule>& key_rules() {
         above("evaluate.ate_library_size", 0),
         integer("evaluate.ate_batch", 1, 1e7),
         integer("evaluate.top_k_de", 1, 1e7),
+        integer("evaluate.cells_per_real", 1, 1000),
         real("evaluate.grn_threshold", 0, 1, false, false),
     };
     return rules;

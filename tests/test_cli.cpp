@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/device.h"
+#include "io/h5ad.h"
 #include "tests/cli_harness.h"
 
 namespace fs = std::filesystem;
@@ -224,6 +225,30 @@ TEST(Cli, CellEvalAndGearsOnTheExportedPairEqualTheReport) {
     r = run("evaluate --checkpoint " + (dir / "checkpoints" / "best.ckpt").string() + " --device cpu" +
             " --set evaluate.ate_particles=16 --set evaluate.iwelbo_particles=2 --export " + (dir / "export").string());
     ASSERT_EQ(r.code, 0) << r.output;
+    // evaluate.cells_per_real = 3: three predicted cells per real cell, each at the library size of the real cell it
+    // mirrors (obs library_cell), in the real cells' order; the real side is the same file.
+    r = run("evaluate --checkpoint " + (dir / "checkpoints" / "best.ckpt").string() + " --device cpu" +
+            " --set evaluate.ate_particles=16 --set evaluate.iwelbo_particles=2 --set evaluate.cells_per_real=3" +
+            " --out " + (dir / "eval3").string() + " --export " + (dir / "export3").string());
+    ASSERT_EQ(r.code, 0) << r.output;
+    {
+        const gpo::io::AnnData real = gpo::io::h5ad_read((dir / "export" / "real.h5ad").string());
+        const gpo::io::AnnData real3 = gpo::io::h5ad_read((dir / "export3" / "real.h5ad").string());
+        const gpo::io::AnnData pred1 = gpo::io::h5ad_read((dir / "export" / "pred.h5ad").string());
+        const gpo::io::AnnData pred3 = gpo::io::h5ad_read((dir / "export3" / "pred.h5ad").string());
+        ASSERT_GT(real.X.rows, 0);
+        EXPECT_EQ(real3.obs.index, real.obs.index);
+        EXPECT_EQ(pred1.X.rows, real.X.rows);
+        ASSERT_EQ(pred3.X.rows, 3 * real.X.rows);
+        const gpo::io::Column& mirror = pred3.obs.at("library_cell");
+        const gpo::io::Column& label = pred3.obs.at("target_gene");
+        const gpo::io::Column& real_label = real.obs.at("target_gene");
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < pred3.X.rows; ++i)
+            wrong += mirror.label((size_t)i) != real.obs.index[(size_t)(i / 3)] ||
+                     label.label((size_t)i) != real_label.label((size_t)(i / 3));
+        EXPECT_EQ(wrong, 0) << "predicted cells not in groups of three mirroring the real cells in order";
+    }
     if (std::system("python3 -c 'import cell_eval' > /dev/null 2>&1") != 0) {
         const char* req = std::getenv("GPO_REQUIRE_PYTHON");
         if (req && std::string(req) == "1") FAIL() << "GPO_REQUIRE_PYTHON=1 but python3 cannot import cell_eval";
@@ -233,6 +258,11 @@ TEST(Cli, CellEvalAndGearsOnTheExportedPairEqualTheReport) {
                                     (dir / "export").string() + " " + (dir / "eval" / "report.json").string());
     EXPECT_EQ(c.code, 0) << c.output;
     EXPECT_NE(c.output.find("0 differ"), std::string::npos) << c.output;
+    // The three-cells-per-real-cell pair: cell-eval on it equals that report too.
+    Result c3 = gpo::test::run_shell("python3 " + std::string(GPO_SOURCE_DIR) + "/tests/python/check_cell_eval.py " +
+                                     (dir / "export3").string() + " " + (dir / "eval3" / "report.json").string());
+    EXPECT_EQ(c3.code, 0) << c3.output;
+    EXPECT_NE(c3.output.find("0 differ"), std::string::npos) << c3.output;
     // scanpy comes with cell-eval.
     Result g = gpo::test::run_shell("python3 " + std::string(GPO_SOURCE_DIR) + "/tests/python/check_gears.py " +
                                     (dir / "export").string() + " " + (dir / "eval" / "report.json").string());

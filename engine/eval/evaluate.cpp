@@ -176,14 +176,16 @@ std::vector<std::vector<int64_t>> real_de_genes(const data::Dataset& ds, int spl
 }
 
 // The pair cell-eval compares: the evaluated real cells (QC-pass cells of the split, controls included) and, for each
-// of them, one cell sampled from the model at that real cell's library size. Both ordered by label.
+// of them, `per_real` cells sampled from the model at that real cell's library size (evaluate.cells_per_real). Both
+// ordered by label.
 struct CellPair {
     LabelledCells real, pred;
-    std::vector<int64_t> rows;  // dataset row of each real cell (and of the real cell each predicted one mirrors)
+    std::vector<int64_t> rows;       // dataset row of each real cell
+    std::vector<int64_t> pred_rows;  // dataset row of the real cell each predicted one mirrors
 };
 
 CellPair cell_eval_pair(LoadedModel& m, int split, int control_split, const std::set<std::string>& labels,
-                        uint64_t seed, bool verbose) {
+                        int64_t per_real, uint64_t seed, bool verbose) {
     const data::Dataset& ds = m.dataset;
     std::map<std::string, std::vector<int64_t>> by_label;
     for (int64_t n = 0; n < ds.N; ++n)
@@ -197,19 +199,24 @@ CellPair cell_eval_pair(LoadedModel& m, int split, int control_split, const std:
     std::unique_ptr<io::Progress> bar;
     if (verbose) bar = std::make_unique<io::Progress>("evaluate: predicted cells");
     int64_t total = 0, done = 0;
-    for (const auto& [label, rows] : by_label) total += (int64_t)rows.size();
+    for (const auto& [label, rows] : by_label) total += (int64_t)rows.size() * per_real;
     uint64_t step = 0;
-    const int64_t block = 256;
+    // Real cells per generation call: 256 predicted cells (with per_real = 1 the blocks, and so the draws, are
+    // those of the one-cell-per-real-cell pair).
+    const int64_t block = std::max<int64_t>(1, 256 / per_real);
     for (const auto& [label, rows] : by_label) {
-        for (size_t i0 = 0; i0 < rows.size(); i0 += block) {
-            const size_t i1 = std::min(rows.size(), i0 + block);
+        for (size_t i0 = 0; i0 < rows.size(); i0 += (size_t)block) {
+            const size_t i1 = std::min(rows.size(), i0 + (size_t)block);
             std::vector<double> libs;
             for (size_t i = i0; i < i1; ++i) {
                 const int64_t n = rows[i];
-                libs.push_back(ds.library[n]);
                 append_cell(p.real, ds, n);
-                p.pred.labels.push_back(label);
                 p.rows.push_back(n);
+                for (int64_t c = 0; c < per_real; ++c) {
+                    libs.push_back(ds.library[n]);
+                    p.pred.labels.push_back(label);
+                    p.pred_rows.push_back(n);
+                }
             }
             io::CsrMatrix b = sample_cells(m, ds.treatments[rows[i0]], libs, seed, step++);
             const int64_t base = (int64_t)p.pred.counts.data.size();
@@ -220,7 +227,8 @@ CellPair cell_eval_pair(LoadedModel& m, int split, int control_split, const std:
             if (bar) bar->update(done, total, "cells");
         }
     }
-    p.real.counts.rows = p.pred.counts.rows = (int64_t)p.rows.size();
+    p.real.counts.rows = (int64_t)p.rows.size();
+    p.pred.counts.rows = (int64_t)p.pred_rows.size();
     if (bar) bar->finish_line("evaluate: " + std::to_string(total) + " predicted cells at the real cells' library sizes");
     return p;
 }
@@ -239,16 +247,18 @@ void write_cell_eval_pair(const LoadedModel& m, const CellPair& p, const std::st
         a.var.index = ds.gene_names;
         a.X_csr = c.counts;
         std::vector<std::string> mirrors;
-        for (size_t i = 0; i < p.rows.size(); ++i) {
-            a.obs.index.push_back(real ? ds.obs_names[p.rows[i]] : "pred_" + std::to_string(i));
-            mirrors.push_back(ds.obs_names[p.rows[i]]);
+        const std::vector<int64_t>& rows = real ? p.rows : p.pred_rows;
+        for (size_t i = 0; i < rows.size(); ++i) {
+            a.obs.index.push_back(real ? ds.obs_names[rows[i]] : "pred_" + std::to_string(i));
+            mirrors.push_back(ds.obs_names[rows[i]]);
         }
         a.obs.add("target_gene", io::Column::categorical_from_labels(c.labels));
         if (key != "target_gene") a.obs.add(key, io::Column::categorical_from_labels(c.labels));
         if (!real) a.obs.add("library_cell", io::Column::string(mirrors));
         a.uns_strings["control_label"] = ds.control_label;
         a.uns_strings["source"] = real ? "gpo-engine evaluate: the evaluated real cells"
-                                       : "gpo-engine evaluate: one model cell per real cell, at its library size";
+                                       : "gpo-engine evaluate: evaluate.cells_per_real model cells per real cell, "
+                                         "at its library size";
         io::h5ad_write((fs::path(dir) / (real ? "real.h5ad" : "pred.h5ad")).string(), a);
     }
     data::write_cell_table(ds, (fs::path(dir) / "cells.csv").string());
@@ -576,8 +586,9 @@ CellEvalScores cell_eval_scores(LoadedModel& m, const Scope& s, const DataAte& d
     const data::Dataset& ds = m.dataset;
     const std::vector<std::string>& labels = d.groups.labels;
     CellEvalScores out;
+    const int64_t per_real = m.config.at("evaluate").at("cells_per_real").get<int64_t>();
     CellPair pair = cell_eval_pair(m, s.split, s.control_split, std::set<std::string>(labels.begin(), labels.end()),
-                                   s.seed, verbose);
+                                   per_real, s.seed, verbose);
     const auto real_pb = normlog_pseudobulk(pair.real);
     const auto pred_pb = normlog_pseudobulk(pair.pred);
     out.model = cell_eval_metrics(real_pb, pred_pb, ds.control_label, ds.gene_names);

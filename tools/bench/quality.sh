@@ -9,8 +9,10 @@
 # data/configs/<type>_demo.json), all with early stopping at patience 30 as the reference.
 # Settings (environment): MODELS, SEEDS (gpo_vae's), OTHER_SEEDS (the
 # other models'), GRN_DIR (folder with trrust_v2_human.tsv and string_v12_*.tsv.gz; default ../shared/data/grn),
-# EXTRA (more --set overrides for every run, e.g. "--set train.max_epochs=5" for a smoke test), TABLE_ONLY=1 (only
-# rebuild the table from the runs in $OUT).
+# EXTRA (more --set overrides for every run, e.g. "--set train.max_epochs=5" for a smoke test), CELLS_PER_REAL (10:
+# each model is evaluated a second time with that many model cells per real cell, evaluate.cells_per_real, for a
+# second table of the metrics computed on the predicted cells; 1 = no second table), TABLE_ONLY=1 (only rebuild the
+# table from the runs in $OUT).
 # Docs: docs/quality.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,6 +23,7 @@ SEEDS=${SEEDS:-"0 1 2"}
 OTHER_SEEDS=${OTHER_SEEDS:-"0"}
 GRN_DIR=${GRN_DIR:-../shared/data/grn}
 EXTRA=${EXTRA:-}
+CELLS_PER_REAL=${CELLS_PER_REAL:-10}
 [ -x "$BUILD/gpo-engine" ] || scripts/build.sh
 mkdir -p "$OUT/runs"
 
@@ -46,6 +49,10 @@ for model in $MODELS; do
     echo $(( $(date +%s) - start )) > "$run.train_seconds"
     "$BUILD/gpo-engine" evaluate --checkpoint "$run/checkpoints/best.ckpt" --out "$run/eval" > "$run.eval.log" 2>&1 \
         || { tail -5 "$run.eval.log"; exit 1; }
+    if [ "$CELLS_PER_REAL" != 1 ]; then
+      "$BUILD/gpo-engine" evaluate --checkpoint "$run/checkpoints/best.ckpt" --out "$run/eval_cells$CELLS_PER_REAL" \
+          --set "evaluate.cells_per_real=$CELLS_PER_REAL" > "$run.eval_cells.log" 2>&1 || { tail -5 "$run.eval_cells.log"; exit 1; }
+    fi
     if [ "$model" = gpo_vae ] && [ ${#refs[@]} -gt 0 ]; then
       "$BUILD/gpo-engine" grn --checkpoint "$run/checkpoints/best.ckpt" --out "$run/grn" "${refs[@]}" \
           --random-sets 100 > "$run.grn.log" 2>&1 || { tail -5 "$run.grn.log"; exit 1; }
@@ -59,9 +66,10 @@ if { [ "${TABLE_ONLY:-0}" != 1 ] || [ ! -f "$OUT/grn_recovery.log" ]; } && [ -x 
   "$BUILD/gpo_tests" --gtest_filter=GrnRecovery.LearnedMaskRanksTrueEdgesOfThePerturbedBlock > "$OUT/grn_recovery.log" 2>&1 || true
 fi
 
-python3 - "$OUT" "data/configs/*demo.json" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$MODELS" <<'PY'
+python3 - "$OUT" "data/configs/*demo.json" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$MODELS" \
+    "$CELLS_PER_REAL" <<'PY'
 import glob, json, math, os, platform, re, statistics, sys, datetime
-out, config, sha, models = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
+out, config, sha, models, per_real = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(), int(sys.argv[5])
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 runs = {}
 for d in sorted(glob.glob(os.path.join(out, "runs", "*-seed*"))):
@@ -71,6 +79,8 @@ for d in sorted(glob.glob(os.path.join(out, "runs", "*-seed*"))):
     if model not in models:
         continue
     rep = json.load(open(os.path.join(d, "eval", "report.json")))
+    rep_cells = os.path.join(d, f"eval_cells{per_real}", "report.json")
+    rep_cells = json.load(open(rep_cells)) if per_real != 1 and os.path.exists(rep_cells) else None
     log = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl"))]
     epochs = [r for r in log if "val_loss" in r]
     grn = None
@@ -91,7 +101,7 @@ for d in sorted(glob.glob(os.path.join(out, "runs", "*-seed*"))):
         pass
     runs.setdefault(model, []).append({
         "grn_probabilities": block,
-        "seed": int(seed), "report": rep, "grn": grn,
+        "seed": int(seed), "report": rep, "report_cells": rep_cells, "grn": grn,
         "epochs": len(epochs),
         "best_val": min((r["val_loss"] for r in epochs), default=float("nan")),
         "train_seconds": int(open(d + ".train_seconds").read()),
@@ -134,6 +144,21 @@ lines.append("| epochs trained (early stopping, patience 30; cap 300) | " + " | 
                                                     for m in models if m in runs) + " |" + " |" * len(base_names))
 lines.append("| training minutes | " + " | ".join(cell([x["train_seconds"] / 60 for x in runs[m]])
                                             for m in models if m in runs) + " |" + " |" * len(base_names))
+# The metrics computed on predicted cells again, with per_real model cells per real cell (the ATE rows and the
+# baselines, which are profiles, do not change).
+cell_rows = ["pearson_delta", "mse", "mae", "mse_delta", "mae_delta", "discrimination_score_l1",
+             "discrimination_score_l2", "discrimination_score_cosine", "overlap_at_N", "precision_at_N",
+             "de_direction_match", "de_sig_genes_recall", "de_nsig_counts_pred", "mse_de", "pearson_de",
+             "pearson_delta_de"]
+with_cells = [m for m in models if m in runs and all(x["report_cells"] for x in runs[m])]
+cells_lines = []
+if with_cells:
+    cells_lines = ["| metric | " + " | ".join(with_cells + base_names) + " |", "|---" * (len(with_cells) + len(base_names) + 1) + "|"]
+    for r in cell_rows:
+        cells = [cell([val(x["report_cells"]["metrics"]["model"].get(r)) for x in runs[m]]) for m in with_cells]
+        cells += [cell([val(first.get(b, {}).get(r))]) for b in base_names]
+        arrow = "↓" if r in lower_better else ("" if r == "de_nsig_counts_pred" else "↑")
+        cells_lines.append(f"| {r} {arrow} | " + " | ".join(cells) + " |")
 grn_lines = []
 for x in runs.get("gpo_vae", []):
     for g in x["grn"] or []:
@@ -142,6 +167,11 @@ for x in runs.get("gpo_vae", []):
 md = [f"Quality benchmark: commit {sha}, {datetime.date.today()}, {cpu}, config {config}.", "",
       "Test split of the embedded data; model columns: mean ± sd over seeds "
       + ", ".join(f"{m} ({len(runs[m])})" for m in models if m in runs) + ".", ""] + lines
+if cells_lines:
+    real_de = cell([val(runs[with_cells[0]][0]["report"]["metrics"]["model"].get("de_nsig_counts_real"))])
+    md += ["", f"The same models with {per_real} model cells per real cell (`evaluate.cells_per_real={per_real}`, "
+           f"each at its real cell's library size): the metrics computed on the predicted cells; real DE genes per "
+           f"perturbation {real_de}.", ""] + cells_lines
 if grn_lines:
     md += ["", "GPO-VAE GRN, perturbed block against reference networks:", "",
            "| seed | reference | AUROC | AUPRC | edge probabilities min / median / max |", "|---|---|---|---|---|"]

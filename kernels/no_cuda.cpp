@@ -20,6 +20,7 @@ void copy_to_device(void*, const void*, size_t) { no_cuda(); }
 void copy_to_host(void*, const void*, size_t) { no_cuda(); }
 void copy_device_to_device(void*, const void*, size_t) { no_cuda(); }
 void memset_zero(void*, size_t) { no_cuda(); }
+void select_device(int) { no_cuda(); }
 void synchronize() {}
 size_t peak_memory_used() { return 0; }
 void reset_peak_memory() {}

@@ -12,7 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "engine/device.h"
 #include "engine/dist/comm.h"
+#include "kernels/cuda/runtime.h"
+#include "tests/harness.h"
 #include "tests/cli_harness.h"
 
 namespace gpo::test {
@@ -105,9 +108,9 @@ void expect_same_params(const std::string& a, const std::string& b, double tol) 
 }
 
 // Two epochs of a tiny model with an odd batch (shards of 501 and 500 cells, a short last batch, 26 steps, two
-// validations), every step logged; in float64 unless `extra` says otherwise.
-std::string train_args(const std::string& extra, const std::string& out) {
-    return "train --config " + demo_config() + tiny_sets() +
+// validations), every step logged; in float64 unless `extra` says otherwise; on the CPU unless `device` says otherwise.
+std::string train_args(const std::string& extra, const std::string& out, const std::string& device = "cpu") {
+    return "train --device " + device + " --config " + demo_config() + tiny_sets() +
            " --set train.batch_size=1001 --set train.max_epochs=2 --set train.log_every_steps=1"
            " --set train.dtype=float64" + extra + " --out " + out + " --force";
 }
@@ -178,6 +181,25 @@ TEST(Distributed, TwoRanksEqualOneProcessInFloat32) {
                                    kParamTolF32);
 }
 
+// Two ranks on GPUs (both on one GPU when the machine has one): the gradients, the parameter parts and the Adam
+// moments go through host memory between the ranks (engine/dist/comm.cpp on_host); float32, as the CUDA path
+// trains, so the float32 tolerances above apply (the same partial sums, now on the GPU). Skipped with a reason
+// without a GPU; GPO_REQUIRE_GPU=1 makes that a failure.
+TEST(Distributed, TwoRanksOnGpusEqualOneProcessOnAGpu) {
+    SKIP_WITHOUT_MPI();
+    GPO_REQUIRE_CUDA_OR_SKIP();
+    auto dir = scratch_dir("dist_cuda");
+    const std::string extra = " --set train.dtype=float32 --set train.max_epochs=1";
+    const std::string one = (dir / "one").string(), many = (dir / "many").string();
+    CliResult r1 = run_engine(train_args(extra, one, "cuda"));
+    ASSERT_EQ(r1.code, 0) << r1.output;
+    CliResult rn = run_shell(mpirun(2) + engine_binary() + " " + train_args(extra, many, "cuda"));
+    ASSERT_EQ(rn.code, 0) << rn.output;
+    EXPECT_TRUE(contains(rn.output, "staged through host memory")) << rn.output;
+    expect_same_logs(one + "/metrics.jsonl", many + "/metrics.jsonl", kLossTolF32);
+    expect_same_params(one + "/checkpoints/last.ckpt", many + "/checkpoints/last.ckpt", kParamTolF32);
+}
+
 // Three ranks: unequal parameter parts and a reduce-scatter ring of two steps (with two ranks it has one), and
 // batch shards of unequal size.
 TEST(Distributed, ThreeRanksEqualOneProcess) {
@@ -195,7 +217,7 @@ TEST(Distributed, ResumeWithAnotherNumberOfRanks) {
     ASSERT_EQ(a.code, 0) << a.output;
     CliResult b = run_shell(mpirun(2) + engine_binary() + " " + train_args("", split) + " --max-steps 7");
     ASSERT_EQ(b.code, 0) << b.output;
-    CliResult c = run_engine("train --config " + split + "/config.json --out " + split + " --resume " + split +
+    CliResult c = run_engine("train --device cpu --config " + split + "/config.json --out " + split + " --resume " + split +
                              "/checkpoints/last.ckpt");
     ASSERT_EQ(c.code, 0) << c.output;
     expect_same_logs(whole + "/metrics.jsonl", split + "/metrics.jsonl", kLossTol);
@@ -204,7 +226,7 @@ TEST(Distributed, ResumeWithAnotherNumberOfRanks) {
     const std::string later = (dir / "later").string();
     CliResult d = run_engine(train_args("", later) + " --max-steps 7");
     ASSERT_EQ(d.code, 0) << d.output;
-    CliResult e = run_shell(mpirun(2) + engine_binary() + " train --config " + later + "/config.json --out " + later +
+    CliResult e = run_shell(mpirun(2) + engine_binary() + " train --device cpu --config " + later + "/config.json --out " + later +
                             " --resume " + later + "/checkpoints/last.ckpt");
     ASSERT_EQ(e.code, 0) << e.output;
     expect_same_logs(whole + "/metrics.jsonl", later + "/metrics.jsonl", kLossTol);

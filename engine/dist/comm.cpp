@@ -84,6 +84,13 @@ int local_size() {
     return g_size;
 }
 
+int local_rank() {
+    if (g_size == 1) return 0;
+    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
+        if (const char* v = std::getenv(name)) return std::max(0, std::atoi(v));
+    return g_rank;
+}
+
 void allreduce_sum(double* x, int64_t n) {
     if (g_size == 1 || n == 0) return;
 #ifdef GPO_HAVE_MPI
@@ -133,7 +140,7 @@ struct PartLayout {
 
 PartLayout part_layout(const Tensor& t, const char* what) {
     GPO_CHECK(t.device == Device::CPU && (t.dtype == DType::F32 || t.dtype == DType::F64),
-              what << ": f32 or f64 CPU tensors only, got " << t.describe());
+              what << ": f32 or f64 tensors only, got " << t.describe());
     GPO_CHECK(t.numel() < (int64_t(1) << 31),
               what << ": " << t.numel() << " elements; MPI counts are int, at most 2^31 - 1");
     PartLayout l;
@@ -178,32 +185,55 @@ void ring_reduce_scatter(T* data, const PartLayout& l) {
 }  // namespace
 #endif
 
+#ifdef GPO_HAVE_MPI
+namespace {
+// A tensor on a GPU goes through host memory: f runs on a host copy, which is then copied back (NCCL between GPUs
+// is not built yet: docs/scaling.md). CPU tensors are used in place.
+template <typename F>
+void on_host(Tensor& t, F f) {
+    if (t.device == Device::CPU) return f(t);
+    Tensor host = t.to(Device::CPU);
+    f(host);
+    t.copy_from(host);
+}
+}  // namespace
+#endif
+
 void reduce_scatter_sum(Tensor& t) {
     if (g_size == 1) return;
 #ifdef GPO_HAVE_MPI
-    PartLayout l = part_layout(t, "reduce_scatter_sum");
-    if (t.dtype == DType::F32)
-        ring_reduce_scatter(static_cast<float*>(t.data()), l);
-    else
-        ring_reduce_scatter(static_cast<double*>(t.data()), l);
+    on_host(t, [](Tensor& h) {
+        PartLayout l = part_layout(h, "reduce_scatter_sum");
+        if (h.dtype == DType::F32)
+            ring_reduce_scatter(static_cast<float*>(h.data()), l);
+        else
+            ring_reduce_scatter(static_cast<double*>(h.data()), l);
+    });
 #endif
 }
 
 void allgather_parts(Tensor& t) {
     if (g_size == 1) return;
 #ifdef GPO_HAVE_MPI
-    PartLayout l = part_layout(t, "allgather_parts");
-    check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, t.data(), l.counts.data(), l.displs.data(), l.type,
-                             MPI_COMM_WORLD),
-              "MPI_Allgatherv");
+    on_host(t, [](Tensor& h) {
+        PartLayout l = part_layout(h, "allgather_parts");
+        check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, h.data(), l.counts.data(), l.displs.data(),
+                                 l.type, MPI_COMM_WORLD),
+                  "MPI_Allgatherv");
+    });
 #endif
 }
 
-void gather_parts_to_root(const Tensor& part, Tensor* whole) {
+void gather_parts_to_root(const Tensor& part_in, Tensor* whole_in) {
     if (g_size == 1) return;
 #ifdef GPO_HAVE_MPI
-    GPO_CHECK(part.device == Device::CPU && (part.dtype == DType::F32 || part.dtype == DType::F64),
-              "gather_parts_to_root: f32 or f64 CPU tensors only, got " << part.describe());
+    // GPU tensors through host copies (the whole one is written back on rank 0 at the end).
+    const Tensor part = part_in.device == Device::CPU ? part_in : part_in.to(Device::CPU);
+    Tensor staged;
+    Tensor* whole = whole_in;
+    if (whole_in && whole_in->device != Device::CPU) staged = whole_in->to(Device::CPU), whole = &staged;
+    GPO_CHECK(part.dtype == DType::F32 || part.dtype == DType::F64,
+              "gather_parts_to_root: f32 or f64 tensors only, got " << part.describe());
     // Every rank's part size, from each rank's count (the parts need not come from part_of).
     int mine = (int)part.numel();
     GPO_CHECK(part.numel() < (int64_t(1) << 31), "gather_parts_to_root: " << part.numel() << " elements in a part");
@@ -214,17 +244,18 @@ void gather_parts_to_root(const Tensor& part, Tensor* whole) {
     if (g_rank == 0) {
         int64_t total = 0;
         for (int r = 0; r < g_size; ++r) displs[(size_t)r] = (int)total, total += counts[(size_t)r];
-        GPO_CHECK(whole && whole->device == Device::CPU && whole->dtype == part.dtype && whole->numel() == total &&
+        GPO_CHECK(whole && whole->dtype == part.dtype && whole->numel() == total &&
                       total < (int64_t(1) << 31),
-                  "gather_parts_to_root: rank 0 needs a CPU " << dtype_name(part.dtype) << " tensor of " << total
+                  "gather_parts_to_root: rank 0 needs a " << dtype_name(part.dtype) << " tensor of " << total
                                                               << " elements, got "
                                                               << (whole ? whole->describe() : std::string("none")));
         recv = whole->data();
     }
     check_mpi(MPI_Gatherv(part.data(), mine, type, recv, counts.data(), displs.data(), type, 0, MPI_COMM_WORLD),
               "MPI_Gatherv");
+    if (whole == &staged) whole_in->copy_from(staged);
 #else
-    (void)part, (void)whole;
+    (void)part_in, (void)whole_in;
 #endif
 }
 

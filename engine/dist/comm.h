@@ -25,6 +25,9 @@ int rank();
 int size();
 // Ranks on this machine (the launcher's OMPI_COMM_WORLD_LOCAL_SIZE or MPI_LOCALNRANKS; size() when it says none).
 int local_size();
+// This rank's index among the ranks on its machine (the launcher's OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or
+// SLURM_LOCALID; rank() when it says none): which GPU it uses (engine/device.h).
+int local_rank();
 inline bool is_root() { return rank() == 0; }
 bool built_with_mpi();
 
@@ -39,7 +42,8 @@ struct Part {
 };
 Part part_of(int64_t n, int rank, int ranks);
 inline Part my_part(int64_t n) { return part_of(n, rank(), size()); }
-// On several ranks (f32 or f64 CPU tensors, fewer than 2^31 elements). reduce_scatter_sum: this rank's part of t
+// On several ranks (f32 or f64 tensors, fewer than 2^31 elements; GPU tensors staged through the host).
+// reduce_scatter_sum: this rank's part of t
 // becomes the sum over the ranks of that part (the rest of t then holds partial sums: use the part only).
 // allgather_parts: every rank's part of t is copied from its owner to every rank.
 void reduce_scatter_sum(Tensor& t);

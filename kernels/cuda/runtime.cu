@@ -58,6 +58,12 @@ int device_count() {
     return g_device_count;
 }
 
+void select_device(int index) {
+    GPO_CHECK(index >= 0 && index < device_count(),
+              "select_device: device " << index << " of " << device_count());
+    CUDA_CHECK(cudaSetDevice(index));
+}
+
 std::string probe_message() {
     device_count();
     return g_probe_message;

@@ -22,6 +22,9 @@ std::vector<DeviceInfo> devices(); // empty when device_count() == 0
 std::string runtime_version();     // e.g. "13.0" (the runtime the binary carries), "none" without CUDA
 std::string driver_version();      // "none" when no driver
 std::string cublas_version();
+// Makes device `index` (0 <= index < device_count()) this process's device; called before any other CUDA call that
+// allocates, launches or creates a stream (the data-parallel ranks of one machine: engine/device.cpp).
+void select_device(int index);
 
 void* device_malloc(size_t bytes);
 void device_free(void* p) noexcept;

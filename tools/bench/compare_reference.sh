@@ -5,7 +5,8 @@
 # per run to $OUT/compare.jsonl and prints a table. Used by `make -f Makefile.bench compare`.
 #
 # Needs a Python environment with the reference's packages and a copy of its source (once per machine):
-#   python3 -m venv ../refvenv && ../refvenv/bin/pip install torch==2.4.0 pyro-ppl==1.9.1 "numpy<2"
+#   python3 -m venv ../refvenv && ../refvenv/bin/pip install torch==2.4.0 pyro-ppl==1.9.1 pytorch-lightning==2.4.0 \
+#       "numpy<2" pandas scipy anndata==0.10.8   (the reference's modules import Lightning and anndata)
 #   mkdir ../gpo-vae-ref && git --git-dir=<a git copy of dmis-lab/GPO-VAE> archive d554eed gpo_vae | tar -x -C ../gpo-vae-ref
 # and REF_PY / REF_SRC pointing at them (defaults: ../refvenv/bin/python, ../gpo-vae-ref).
 set -euo pipefail
@@ -24,7 +25,7 @@ case "$SHAPE" in
 esac
 if [ ! -x "$REF_PY" ] || [ ! -d "$REF_SRC/gpo_vae" ]; then
   echo "compare_reference.sh: the reference environment is missing (REF_PY=$REF_PY, REF_SRC=$REF_SRC)." >&2
-  sed -n '6,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '7,11p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 [ -x "$BUILD/bench_train" ] || scripts/build.sh

@@ -248,6 +248,10 @@ TEST(Cli, CellEvalAndGearsOnTheExportedPairEqualTheReport) {
             wrong += mirror.label((size_t)i) != real.obs.index[(size_t)(i / 3)] ||
                      label.label((size_t)i) != real_label.label((size_t)(i / 3));
         EXPECT_EQ(wrong, 0) << "predicted cells not in groups of three mirroring the real cells in order";
+        std::ifstream f3(dir / "eval3" / "report.json"), f1(dir / "eval" / "report.json");
+        const nlohmann::json rep3 = nlohmann::json::parse(f3), rep1 = nlohmann::json::parse(f1);
+        EXPECT_EQ(rep3.at("predicted_cells").at("per_real_cell"), 3);
+        EXPECT_EQ(rep1.at("predicted_cells").at("per_real_cell"), 1);
     }
     if (std::system("python3 -c 'import cell_eval' > /dev/null 2>&1") != 0) {
         const char* req = std::getenv("GPO_REQUIRE_PYTHON");

@@ -811,7 +811,8 @@ std::string report_markdown(const LoadedModel& m, const std::vector<std::string>
        << "Checkpoint `" << m.checkpoint << "`, " << s.split_name << " split (QC-pass cells), seed " << s.seed << ": "
        << d.groups.n_control << " control cells, " << d.A.rows << " perturbations. ATE: perturbseq transform, "
        << ec.at("ate_particles").get<int64_t>() << " model particles at library size "
-       << ec.at("ate_library_size").get<double>() << ".\n\n"
+       << ec.at("ate_library_size").get<double>() << ". cell-eval's metrics: " << ec.at("cells_per_real").get<int64_t>()
+       << " model cell(s) per real cell, at its library size.\n\n"
        << "Test IWELBO (" << iw.particles << " particles, " << iw.cells << " cells): " << fmt(num(iw.mean)) << "\n\n"
        << "Linear baseline (Ahlmann-Eltze et al. 2025): a gene embedding for " << b.linear_embedded.size() << " of "
        << d.A.rows << " perturbations (single perturbations of measured genes); the others get its zero-embedding "
@@ -882,6 +883,8 @@ json evaluate_model(LoadedModel& m, const std::string& out_dir, bool verbose, co
                                         {"embedded_perturbations", b.linear_embedded}}},
                    {"iwelbo", {{"particles", iw.particles}, {"cells", iw.cells}, {"split", data::split_name(iw.split)},
                                {"mean", num(iw.mean)}}},
+                   {"predicted_cells", {{"per_real_cell", ec.at("cells_per_real").get<int64_t>()},
+                                        {"library_sizes", "the real cells' own"}}},
                    {"ate", {{"particles", ec.at("ate_particles").get<int64_t>()},
                             {"library_size", ec.at("ate_library_size").get<double>()}, {"transform", "perturbseq"},
                             {"top_k_de", s.top_k}, {"qc_pass_cells_only", true}}},

@@ -272,7 +272,7 @@ const std::vector<KeyRule>& key_rules() {
         above("evaluate.ate_library_size", 0),
         integer("evaluate.ate_batch", 1, 1e7),
         integer("evaluate.top_k_de", 1, 1e7),
-        integer("evaluate.cells_per_real", 1, 1000),
+        integer("evaluate.cells_per_real", 1, 100),
         real("evaluate.grn_threshold", 0, 1, false, false),
     };
     return rules;

@@ -140,7 +140,7 @@ struct PartLayout {
 
 PartLayout part_layout(const Tensor& t, const char* what) {
     GPO_CHECK(t.device == Device::CPU && (t.dtype == DType::F32 || t.dtype == DType::F64),
-              what << ": f32 or f64 tensors only, got " << t.describe());
+              what << ": f32 or f64 host tensors only, got " << t.describe());
     GPO_CHECK(t.numel() < (int64_t(1) << 31),
               what << ": " << t.numel() << " elements; MPI counts are int, at most 2^31 - 1");
     PartLayout l;
